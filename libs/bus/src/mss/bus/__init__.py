@@ -1,0 +1,1 @@
+"""NATS JetStream plumbing shared by the mss services."""

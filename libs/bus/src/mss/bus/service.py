@@ -1,0 +1,117 @@
+"""The life cycle shared by the bus services: connect, declare, serve, drain on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+
+from faststream.nats import NatsBroker
+from mss.bus.audit import Auditor
+from mss.bus.ops import Readiness, ops_app, start_ops
+from mss.bus.streams import StreamSpec, ensure_stream, wait_for_streams
+from mss.core.errors import UnavailableError
+from mss.core.logs import setup_logging
+from mss.core.settings import ServiceSettings
+from nats.js import JetStreamContext
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[[], Awaitable[None]]
+
+
+class BusService:
+    """One mss service: a FastStream NATS broker, its streams, audit and operations endpoint."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: ServiceSettings,
+        *,
+        owns: Sequence[StreamSpec] = (),
+        needs: Sequence[StreamSpec] = (),
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.owns = list(owns)
+        self.needs = [spec for spec in needs if spec not in owns]
+        self.broker = NatsBroker(
+            settings.nats_url.split(","),
+            name=f"mss-{name}",
+            max_reconnect_attempts=-1,
+            logger=logging.getLogger(f"mss.{name}.bus"),
+        )
+        self.readiness = Readiness()
+        self.http = ops_app(self.readiness)
+        self.auditor = Auditor(name, self.publish)
+        self.startup: list[Hook] = []
+        """Run after NATS is connected and before subscribers start (open pools, load data)."""
+        self.stopping: list[Hook] = []
+        """Run first on stop, before subscribers drain (stop accepting new work)."""
+        self.shutdown: list[Hook] = []
+        """Run after subscribers have drained (close pools)."""
+        self._js: JetStreamContext | None = None
+        self._stop = asyncio.Event()
+
+    @property
+    def js(self) -> JetStreamContext:
+        """The JetStream context (available once started)."""
+        if self._js is None:
+            raise UnavailableError("the service is not connected to NATS yet")
+        return self._js
+
+    async def publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        """Publish durably: returns once JetStream has acknowledged the message."""
+        await self.js.publish(subject, payload, headers=headers, timeout=self.settings.request_timeout)
+
+    async def connect(self) -> None:
+        """Connect to NATS, retrying while the server is not up yet (bounded)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30.0
+        delay = 0.1
+        while True:
+            try:
+                await self.broker.connect()
+                break
+            except (OSError, TimeoutError) as exc:
+                if loop.time() > deadline:
+                    raise UnavailableError(f"cannot reach NATS at {self.settings.nats_url}") from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        self._js = self.broker.connection.jetstream()
+        for spec in self.owns:
+            await ensure_stream(self._js, spec)
+        await wait_for_streams(self._js, self.needs, timeout=60.0)
+
+    def stop(self) -> None:
+        """Ask the service to stop (drains in-flight work)."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Run until SIGTERM/SIGINT: start-up, serve, then drain and clean up."""
+        setup_logging(self.name, self.settings.log_level)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        runner = await start_ops(self.http, self.settings.http_host, self.settings.http_port)
+        try:
+            await self.connect()
+            for hook in self.startup:
+                await hook()
+            await self.broker.start()
+            connection = self.broker.connection
+            self.readiness.checks.append(("nats", lambda: connection.is_connected))
+            self.readiness.started = True
+            log.info("service started", extra={"nats": self.settings.nats_url})
+            await self._stop.wait()
+            self.readiness.started = False
+            log.info("service stopping")
+            for hook in self.stopping:
+                await hook()
+        finally:
+            await self.broker.stop()
+            for hook in self.shutdown:
+                await hook()
+            if runner is not None:
+                await runner.cleanup()

@@ -1,0 +1,159 @@
+"""Every JetStream stream and durable consumer of mss, declared once.
+
+A stream is created or updated idempotently at start-up by the service that owns it (``owner``);
+other services wait until it exists. Consumers are created by the service that reads them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from mss.bus import subjects
+from mss.core.errors import UnavailableError
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A stream, its owner and its configuration (replicas are set at deployment)."""
+
+    name: str
+    owner: str
+    subjects: list[str]
+    retention: RetentionPolicy
+    max_age: float = 0.0
+    max_msg_size: int = -1
+    duplicate_window: float = 120.0
+    allow_direct: bool = False
+    description: str = ""
+
+    def config(self, replicas: int = 1) -> StreamConfig:
+        """The nats-py configuration of the stream."""
+        return StreamConfig(
+            name=self.name,
+            description=self.description,
+            subjects=list(self.subjects),
+            retention=self.retention,
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD if self.retention == RetentionPolicy.LIMITS else DiscardPolicy.NEW,
+            max_age=self.max_age,
+            max_msg_size=self.max_msg_size,
+            duplicate_window=self.duplicate_window,
+            allow_direct=self.allow_direct,
+            num_replicas=replicas,
+        )
+
+
+WORK = StreamSpec(
+    name="MSS_WORK",
+    owner="ingress",
+    subjects=[subjects.MESSAGE_RECEIVED, f"{subjects.PREFIX}.policy.deliver.>"],
+    retention=RetentionPolicy.WORK_QUEUE,
+    description="Work items: accepted messages and delivery requests (removed once acknowledged)",
+)
+BLOBS = StreamSpec(
+    name="MSS_BLOBS",
+    owner="ingress",
+    subjects=[f"{subjects.BLOB_PREFIX}.*"],
+    retention=RetentionPolicy.LIMITS,
+    max_age=7 * DAY,
+    max_msg_size=33_554_432,
+    allow_direct=True,
+    description="Message bodies, one per subject, kept for the maximum message lifetime",
+)
+AUDIT = StreamSpec(
+    name="MSS_AUDIT",
+    owner="tracing",
+    subjects=[f"{subjects.AUDIT_PREFIX}.>"],
+    retention=RetentionPolicy.LIMITS,
+    max_age=30 * DAY,
+    description="Audit events of every hop, read by tracing; separate from the work streams",
+)
+
+ALL = (WORK, BLOBS, AUDIT)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A durable pull consumer of a stream."""
+
+    durable: str
+    stream: StreamSpec
+    filter_subject: str
+    ack_wait: float = 60.0
+    max_deliver: int = -1
+    max_ack_pending: int = 1000
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def config(self) -> ConsumerConfig:
+        """The nats-py configuration of the consumer."""
+        return ConsumerConfig(
+            durable_name=self.durable,
+            filter_subject=self.filter_subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait,
+            max_deliver=self.max_deliver,
+            max_ack_pending=self.max_ack_pending,
+        )
+
+
+ROUTER = ConsumerSpec("router", WORK, subjects.MESSAGE_RECEIVED)
+STORAGE = ConsumerSpec("storage", WORK, subjects.DELIVER_LOCAL)
+EGRESS = ConsumerSpec("egress", WORK, subjects.DELIVER_REMOTE, ack_wait=300.0)
+TRACING = ConsumerSpec("tracing", AUDIT, f"{subjects.AUDIT_PREFIX}.>")
+
+
+async def ensure_stream(js: JetStreamContext, spec: StreamSpec, replicas: int = 1) -> None:
+    """Create the stream, or update it to the declared configuration (idempotent)."""
+    config = spec.config(replicas)
+    try:
+        await js.stream_info(spec.name)
+    except NotFoundError:
+        try:
+            await js.add_stream(config)
+            log.info("stream created", extra={"stream": spec.name})
+            return
+        except Exception:  # created concurrently by another replica: update below
+            log.debug("stream appeared concurrently", extra={"stream": spec.name})
+    await js.update_stream(config)
+
+
+async def wait_for_streams(
+    js: JetStreamContext, specs: tuple[StreamSpec, ...] | list[StreamSpec], timeout: float
+) -> None:
+    """Wait until streams owned by other services exist, retrying with a growing delay."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.05
+    for spec in specs:
+        while True:
+            try:
+                await js.stream_info(spec.name)
+                break
+            except NotFoundError:
+                if loop.time() > deadline:
+                    raise UnavailableError(
+                        f"stream {spec.name} (owned by {spec.owner}) does not exist"
+                    ) from None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+
+async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
+    """Create or update a durable consumer (idempotent)."""
+    await js.add_consumer(spec.stream.name, spec.config())

@@ -1,0 +1,46 @@
+"""Every NATS subject of mss, in one place. Pattern: ``mss.v1.<producer>.<event>``."""
+
+from __future__ import annotations
+
+PREFIX = "mss.v1"
+
+# Request/reply (core NATS, queue groups).
+RCPT_CHECK = f"{PREFIX}.policy.rcpt_check"
+"""Ingress asks policy about one recipient: RecipientCheckRequest → RecipientCheckReply."""
+DIRECTORY_LOOKUP = f"{PREFIX}.directory.lookup"
+"""Policy asks directory about one address: AddressLookupRequest → AddressLookupReply."""
+MAILBOX_LIST = f"{PREFIX}.storage.mailbox_list"
+"""List a hosted mailbox: MailboxListRequest → MailboxListReply."""
+MESSAGE_FETCH = f"{PREFIX}.storage.message_fetch"
+"""Fetch one stored message: MessageFetchRequest → MessageFetchReply."""
+
+# Work subjects (stream MSS_WORK).
+MESSAGE_RECEIVED = f"{PREFIX}.ingress.received"
+"""MessageReceived, published by ingress before it answers 250."""
+DELIVER_LOCAL = f"{PREFIX}.policy.deliver.local"
+"""DeliveryRequested for hosted (SaaS) mailboxes, consumed by storage."""
+DELIVER_REMOTE = f"{PREFIX}.policy.deliver.remote"
+"""DeliveryRequested for smarthosts and peer operators, consumed by egress."""
+
+# Bodies (stream MSS_BLOBS): one subject per message.
+BLOB_PREFIX = f"{PREFIX}.blob"
+
+
+def blob(message_id: str) -> str:
+    """Subject holding the body of one message."""
+    return f"{BLOB_PREFIX}.{message_id}"
+
+
+# Audit events (stream MSS_AUDIT): one subject per emitting service.
+AUDIT_PREFIX = f"{PREFIX}.audit"
+
+
+def audit(service: str) -> str:
+    """Subject of the audit events of one service."""
+    return f"{AUDIT_PREFIX}.{service}"
+
+
+# Queue groups of request/reply responders.
+POLICY_QUEUE = "policy"
+DIRECTORY_QUEUE = "directory"
+STORAGE_QUEUE = "storage"

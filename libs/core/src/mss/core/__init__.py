@@ -1,0 +1,1 @@
+"""Shared foundations of every mss service: settings, logging, errors and ids."""

@@ -1,0 +1,28 @@
+"""Settings base: every service reads its configuration from ``MSS_<SERVICE>_*`` variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Settings shared by all services; each service subclasses it with its own env prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="MSS_", extra="ignore")
+
+    nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server URL(s), comma-separated")
+    http_host: str = Field(default="127.0.0.1", description="Address of /healthz, /readyz, /metrics")
+    http_port: int = Field(default=0, description="Port of the health/metrics endpoint (0: none)")
+    log_level: str = Field(default="INFO", description="Logging level")
+    request_timeout: float = Field(default=2.0, description="Bound on a NATS request/reply, seconds")
+    request_workers: int = Field(default=64, description="Requests answered concurrently")
+
+
+class DatabaseSettings(ServiceSettings):
+    """Settings of a service that uses PostgreSQL."""
+
+    database_url: str = Field(
+        default="postgresql://mss@127.0.0.1:5432/mss", description="PostgreSQL connection URL"
+    )
+    database_pool_size: int = Field(default=5, description="Maximum connections in the pool")

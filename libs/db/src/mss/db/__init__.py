@@ -1,0 +1,1 @@
+"""PostgreSQL access for mss: schema migrations and connection pools."""

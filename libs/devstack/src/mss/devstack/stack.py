@@ -1,0 +1,176 @@
+"""``task up`` / ``task down``: the whole backbone on this machine, data under one folder.
+
+``python -m mss.devstack up`` starts nats-server (JetStream) and PostgreSQL on loopback, applies the
+migrations, provisions the demo GHT, starts two demo mail servers (the proxy establishment's
+smarthost and the demo peer operator), then the six services, and prints what listens where.
+Running it again restarts the services and keeps the data. ``down`` stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from mss.db.migrate import migrate
+from mss.devstack.layout import SERVICES, Layout
+from mss.devstack.nats import NatsConfig, start_nats
+from mss.devstack.ports import wait_listening
+from mss.devstack.postgres import PostgresConfig, is_running, start_postgres, stop_postgres
+from mss.devstack.processes import pid_alive, python_module, spawn, terminate
+
+SINKS = ("smarthost", "peer_operator")
+
+
+class Stack:
+    """The local backbone rooted at ``layout.home``."""
+
+    def __init__(self, layout: Layout, seed: Path) -> None:
+        self.layout = layout
+        self.seed = seed
+        self.run = layout.home / "run"
+        self.logs = layout.home / "logs"
+        self.postgres = PostgresConfig(layout.home / "postgres", port=layout.postgres)
+
+    def pid_file(self, name: str) -> Path:
+        """Pid file of a process we started."""
+        return self.run / f"{name}.pid"
+
+    def up(self) -> None:
+        """Start (or restart) everything and wait until every service is ready."""
+        self.stop_services()
+        self.start_infrastructure()
+        url = self.postgres.url()
+        asyncio.run(migrate(url))
+        env = self.layout.environment(url)
+        subprocess.run(
+            python_module("mss.directory.seed", str(self.seed)), env={**os.environ, **env}, check=True
+        )
+        for sink in SINKS:
+            port = getattr(self.layout, sink)
+            spawn(
+                python_module(
+                    "mss.devstack.sink",
+                    "--port",
+                    str(port),
+                    "--folder",
+                    str(self.layout.home / "mail" / sink),
+                ),
+                log=self.logs / f"sink-{sink}.log",
+                pid_file=self.pid_file(f"sink-{sink}"),
+            )
+        for name in SERVICES:  # started together: each waits for the streams others own
+            spawn(
+                python_module(f"mss.{name}"),
+                log=self.logs / f"{name}.log",
+                pid_file=self.pid_file(name),
+                env=env,
+            )
+        for name in SERVICES:
+            self.wait_ready(name)
+        for sink in SINKS:
+            wait_listening("127.0.0.1", getattr(self.layout, sink), 20, f"demo mail server {sink}")
+
+    def start_infrastructure(self) -> None:
+        """nats-server and PostgreSQL, unless already running."""
+        if pid_alive(self.pid_file("nats")) is None:
+            config = NatsConfig(self.layout.home / "nats", port=self.layout.nats)
+            process = start_nats(config, detach=True)
+            self.pid_file("nats").parent.mkdir(parents=True, exist_ok=True)
+            self.pid_file("nats").write_text(str(process.pid))
+        if not (self.postgres.data / "PG_VERSION").exists() or not is_running(self.postgres):
+            start_postgres(self.postgres)
+
+    def wait_ready(self, name: str, timeout: float = 60.0) -> None:
+        """Poll the service's /readyz; fail with its log's tail when it dies or times out."""
+        url = f"http://127.0.0.1:{self.layout.http[name]}/readyz"
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback URL
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if pid_alive(self.pid_file(name)) is None or time.monotonic() > deadline:
+                tail = (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"service {name} did not become ready; its log ends with:\n{tail}")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def stop_services(self) -> list[str]:
+        """Stop the services (front door first) and the demo mail servers."""
+        stopped = []
+        for name in (*reversed(SERVICES), *(f"sink-{s}" for s in SINKS)):
+            if terminate(self.pid_file(name)):
+                stopped.append(name)
+        return stopped
+
+    def down(self) -> list[str]:
+        """Stop everything this stack started."""
+        stopped = self.stop_services()
+        if terminate(self.pid_file("nats")):
+            stopped.append("nats")
+        if (self.postgres.data / "postmaster.pid").exists():
+            stop_postgres(self.postgres)
+            stopped.append("postgres")
+        return stopped
+
+    def describe(self) -> str:
+        """What listens where."""
+        lay = self.layout
+        rows = [
+            ("SMTP, peer operators", f"127.0.0.1:{lay.peer_smtp}"),
+            ("SMTP, submission", f"127.0.0.1:{lay.submission}"),
+            ("tracing UI/API", f"http://127.0.0.1:{lay.http['tracing']}/api/v1/messages/<queue id>"),
+            ("admin API (directory)", f"http://127.0.0.1:{lay.http['directory']}"),
+            ("NATS (JetStream)", lay.nats_url),
+            (
+                "PostgreSQL",
+                f"127.0.0.1:{lay.postgres} (database mss, password in {self.postgres.password_file})",
+            ),
+            (
+                "demo smarthost (ch-exemple)",
+                f"127.0.0.1:{lay.smarthost} -> {lay.home / 'mail' / 'smarthost'}",
+            ),
+            ("demo peer operator", f"127.0.0.1:{lay.peer_operator} -> {lay.home / 'mail' / 'peer_operator'}"),
+        ]
+        rows += [
+            (f"{name} /healthz /readyz /metrics", f"http://127.0.0.1:{port}")
+            for name, port in lay.http.items()
+        ]
+        width = max(len(r[0]) for r in rows)
+        lines = [f"  {label.ljust(width)}  {where}" for label, where in rows]
+        return "mss is up:\n" + "\n".join(lines) + f"\n  logs: {self.logs}/\n"
+
+
+def main() -> int:
+    """``python -m mss.devstack.stack up|down [--home .mss] [--seed FILE]``."""
+    parser = argparse.ArgumentParser(prog="python -m mss.devstack.stack")
+    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("--home", type=Path, default=Path(".mss"))
+    parser.add_argument("--seed", type=Path, default=Path("deploy/demo/seed.yaml"))
+    args = parser.parse_args()
+    stack = Stack(Layout(home=args.home.resolve()), args.seed)
+    if args.command == "down":
+        stopped = stack.down()
+        print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+        return 0
+    try:
+        stack.up()
+    except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:
+        print(f"task up failed: {exc}", file=sys.stderr)
+        return 1
+    print(stack.describe())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""pytest fixtures for mss: real servers on loopback."""

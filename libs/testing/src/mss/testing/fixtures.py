@@ -1,0 +1,107 @@
+"""pytest fixtures: real nats-server, real PostgreSQL and the whole backbone, on free ports.
+
+Enable with ``pytest_plugins = ["mss.testing.fixtures"]``. An external PostgreSQL can be given with
+``MSS_TEST_DATABASE_URL`` (a database the tests may migrate and write to).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from mss.db.migrate import migrate
+from mss.devstack.layout import Layout
+from mss.devstack.nats import NatsConfig, start_nats
+from mss.devstack.ports import free_port
+from mss.devstack.postgres import PostgresConfig, start_postgres, stop_postgres
+from mss.devstack.stack import Stack
+
+REPO = Path(__file__).resolve().parents[5]
+DEMO = REPO / "deploy" / "demo"
+
+
+@dataclass
+class RunningNats:
+    """A nats-server started for a test session."""
+
+    config: NatsConfig
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        """Client URL."""
+        return self.config.url
+
+    def stop(self) -> None:
+        """Terminate the server and wait for it."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    def restart(self) -> None:
+        """Start it again on the same port and store (after :meth:`stop`)."""
+        self.process = start_nats(self.config)
+
+
+def start_test_nats(folder: Path) -> RunningNats:
+    """A nats-server with JetStream on a free port, data in ``folder``."""
+    config = NatsConfig(folder, port=free_port(), sync_always=False)
+    return RunningNats(config, start_nats(config))
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[RunningNats]:
+    """A fresh nats-server (JetStream, free port) for one test; stopped afterwards."""
+    server = start_test_nats(tmp_path / "nats")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated PostgreSQL database: external (MSS_TEST_DATABASE_URL) or embedded on a free port."""
+    external = os.environ.get("MSS_TEST_DATABASE_URL")
+    if external:
+        asyncio.run(migrate(external))
+        yield external
+        return
+    config = PostgresConfig(tmp_path_factory.mktemp("postgres"), port=free_port())
+    start_postgres(config)
+    try:
+        asyncio.run(migrate(config.url()))
+        yield config.url()
+    finally:
+        stop_postgres(config)
+
+
+def demo_seed(layout: Layout, folder: Path) -> Path:
+    """The demo seed with the proxy establishment's smarthost on the layout's port."""
+    seed = yaml.safe_load((DEMO / "seed.yaml").read_text(encoding="utf-8"))
+    for establishment in seed["establishments"]:
+        for domain in establishment.get("domains", []):
+            if domain.get("mode") == "proxy":
+                domain["smarthost"] = f"127.0.0.1:{layout.smarthost}"
+    path = folder / "seed.yaml"
+    path.write_text(yaml.safe_dump(seed, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def backbone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole backbone as real processes (what ``task up`` runs), on free ports."""
+    home = tmp_path_factory.mktemp("mss")
+    layout = Layout.free(home, DEMO / "listeblanchemssante.xml")
+    stack = Stack(layout, demo_seed(layout, home))
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down()

@@ -1,0 +1,1 @@
+"""Pure egress logic: no I/O."""

@@ -1,0 +1,1 @@
+"""mss ingress service."""

@@ -1,0 +1,177 @@
+"""aiosmtpd hooks: RCPT verdicts from policy, durable accept at end of DATA.
+
+The only I/O here is the bus: a request to policy per recipient, and at end of DATA the body,
+the MessageReceived event and the audit event, all acknowledged by JetStream before ``250``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats.errors
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from mss.bus import headers as hdr
+from mss.bus import subjects
+from mss.bus.blobs import delete_blob, put_blob
+from mss.bus.codec import decode, encode, now_timestamp
+from mss.bus.service import BusService
+from mss.core.errors import ContractError
+from mss.core.ids import new_queue_id, new_trace_id, traceparent
+from mss.ingress import replies
+from mss.ingress.headers import summarise
+from mss.ingress.settings import IngressSettings
+from mss.v1 import (
+    AuditCode,
+    MessageReceived,
+    Recipient,
+    RecipientCheckReply,
+    RecipientCheckRequest,
+    RecipientStatus,
+    Verdict,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Transaction:
+    """What ingress keeps per SMTP transaction (from MAIL FROM to end of DATA)."""
+
+    message_id: str = field(default_factory=new_queue_id)
+    trace_id: str = field(default_factory=new_trace_id)
+    recipients: list[Recipient] = field(default_factory=list)
+
+
+def transaction(envelope: Envelope) -> Transaction:
+    """The transaction attached to an envelope (created at MAIL FROM)."""
+    found = getattr(envelope, "mss", None)
+    if not isinstance(found, Transaction):
+        found = Transaction()
+        envelope.mss = found  # type: ignore[attr-defined]
+    return found
+
+
+class IngressHandler:
+    """The aiosmtpd handler of both listeners."""
+
+    def __init__(self, service: BusService, settings: IngressSettings) -> None:
+        self.service = service
+        self.settings = settings
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        """Start a transaction: a queue id and a trace id for everything that follows."""
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        envelope.mss = Transaction()  # type: ignore[attr-defined]
+        return replies.S250_SENDER_OK
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        """Ask policy about the recipient; accept only on an explicit verdict."""
+        if envelope.mail_from is None:
+            return replies.S503_NO_MAIL
+        if len(envelope.rcpt_tos) >= self.settings.max_recipients:
+            return replies.S452_TOO_MANY_RECIPIENTS
+        tx = transaction(envelope)
+        request = RecipientCheckRequest(
+            message_id=tx.message_id,
+            mail_from=envelope.mail_from,
+            recipient=address,
+            client_address=_peer_ip(session),
+        )
+        try:
+            reply = await self.service.broker.connection.request(
+                subjects.RCPT_CHECK,
+                encode(request),
+                timeout=self.settings.policy_timeout,
+                headers={hdr.TRACEPARENT: traceparent(tx.trace_id)},
+            )
+            verdict = decode(RecipientCheckReply, reply.data)
+        except (
+            nats.errors.TimeoutError,
+            nats.errors.NoRespondersError,
+            nats.errors.ConnectionClosedError,
+            ContractError,
+        ):
+            log.warning("policy unavailable", extra={"message_id": tx.message_id})
+            return replies.S451_POLICY_UNAVAILABLE
+        if verdict.verdict != Verdict.VERDICT_ACCEPT:
+            return replies.verdict(verdict.smtp_code, verdict.enhanced_code, verdict.reason)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        tx.recipients.append(Recipient(address=address, route=verdict.route))
+        return replies.S250_RECIPIENT_OK
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """Store the body and publish MessageReceived durably, then (only then) answer 250."""
+        tx = transaction(envelope)
+        if not tx.recipients:
+            return replies.S554_NO_VALID_RECIPIENTS
+        content = envelope.original_content
+        assert isinstance(content, bytes)
+        js = self.service.js
+        timeout = self.settings.publish_timeout
+        try:
+            body = await put_blob(js, tx.message_id, content, timeout)
+        except Exception as exc:  # bus down or slow: nothing was stored
+            return self._not_queued(tx, exc)
+        header_id, mss_headers = summarise(content)
+        event = MessageReceived(
+            message_id=tx.message_id,
+            mail_from=envelope.mail_from or "",
+            recipients=tx.recipients,
+            body=body,
+            client_address=_peer_ip(session),
+            helo=session.host_name or "",
+            header_message_id=header_id,
+            mss_headers=mss_headers,
+        )
+        event.received_at.CopyFrom(now_timestamp())
+        headers = {hdr.TRACEPARENT: traceparent(tx.trace_id), hdr.MSG_ID: tx.message_id}
+        auditor = self.service.auditor
+        accepted = auditor.event(
+            code=AuditCode.AUDIT_CODE_MESSAGE_ACCEPTED,
+            message_id=tx.message_id,
+            mail_from=event.mail_from,
+            status=RecipientStatus.RECIPIENT_STATUS_QUEUED,
+            reply=replies.queued(tx.message_id),
+            reason=f"{body.size} bytes from {event.client_address}",
+            trace_id=tx.trace_id,
+        )
+        published, audited = await asyncio.gather(
+            js.publish(subjects.MESSAGE_RECEIVED, encode(event), headers=headers, timeout=timeout),
+            auditor.emit(accepted),
+            return_exceptions=True,
+        )
+        if isinstance(published, BaseException):
+            await self._forget(body)
+            return self._not_queued(tx, published)
+        if isinstance(audited, BaseException):  # accepted all the same: the event is durable
+            log.error("acceptance not audited", extra={"message_id": tx.message_id})
+        log.info(
+            "message accepted",
+            extra={"message_id": tx.message_id, "size": body.size, "recipients": len(tx.recipients)},
+        )
+        return replies.queued(tx.message_id)
+
+    def _not_queued(self, tx: Transaction, exc: BaseException) -> str:
+        log.error("message not queued", extra={"message_id": tx.message_id, "error": type(exc).__name__})
+        return replies.S451_NOT_QUEUED
+
+    async def _forget(self, body: Any) -> None:
+        """Best effort: remove a stored body whose event could not be published."""
+        try:
+            await delete_blob(self.service.js, body)
+        except Exception:
+            log.warning("orphan body left to expire", extra={"location": body.location})
+
+
+def _peer_ip(session: Session) -> str:
+    peer = session.peer
+    return str(peer[0]) if isinstance(peer, tuple) and peer else ""

@@ -1,0 +1,1 @@
+"""mss policy service."""

@@ -1,0 +1,1 @@
+"""Pure policy logic: no I/O, no bus."""

@@ -1,0 +1,62 @@
+"""Recipient verdicts at RCPT time (design brief §2: refuse early, never accept on doubt)."""
+
+from __future__ import annotations
+
+from mss.policy.domain.trustlist import TrustList
+from mss.v1 import (
+    AddressLookupReply,
+    DomainMode,
+    MailboxStatus,
+    MailboxType,
+    RecipientCheckReply,
+    Route,
+    RouteKind,
+    Verdict,
+)
+
+
+def refuse(code: int, enhanced: str, reason: str) -> RecipientCheckReply:
+    """A refusal; 4xx codes make it temporary."""
+    verdict = Verdict.VERDICT_TEMPFAIL if 400 <= code < 500 else Verdict.VERDICT_REFUSE
+    return RecipientCheckReply(verdict=verdict, smtp_code=code, enhanced_code=enhanced, reason=reason)
+
+
+def accept(route: Route) -> RecipientCheckReply:
+    """An acceptance with the recipient's route."""
+    return RecipientCheckReply(
+        verdict=Verdict.VERDICT_ACCEPT,
+        smtp_code=250,
+        enhanced_code="2.1.5",
+        reason="Recipient OK",
+        route=route,
+    )
+
+
+def domain_of(address: str) -> str | None:
+    """The domain of ``local@domain``, or None when malformed."""
+    local, at, domain = address.strip().strip("<>").rpartition("@")
+    return domain.lower() if at and local and domain else None
+
+
+def decide_recipient(address: str, found: AddressLookupReply, trust: TrustList) -> RecipientCheckReply:
+    """The verdict for one recipient, given the directory's answer and the allowed-domain list."""
+    domain = domain_of(address)
+    if domain is None:
+        return refuse(553, "5.1.3", "Malformed recipient address")
+    if found.domain_hosted:
+        if not found.mailbox_found:
+            return refuse(550, "5.1.1", "No such mailbox here")
+        if found.mailbox_status != MailboxStatus.MAILBOX_STATUS_ACTIVE:
+            return refuse(550, "5.2.1", "Mailbox disabled")
+        if found.mailbox_type == MailboxType.MAILBOX_TYPE_APP:
+            return refuse(550, "5.7.1", "Applicative mailboxes do not receive mail")
+        if found.domain_mode == DomainMode.DOMAIN_MODE_PROXY:
+            route = Route(
+                kind=RouteKind.ROUTE_KIND_PROXY, tenant_id=found.tenant_id, next_hop=found.smarthost
+            )
+        else:
+            route = Route(kind=RouteKind.ROUTE_KIND_LOCAL, tenant_id=found.tenant_id)
+        return accept(route)
+    if trust.allows(domain):
+        return accept(Route(kind=RouteKind.ROUTE_KIND_PEER))
+    return refuse(550, "5.7.1", "Recipient domain is outside the MSSante trust space")

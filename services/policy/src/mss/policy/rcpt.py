@@ -1,0 +1,87 @@
+"""RCPT-time recipient checks: ask the directory, apply the trust rules, audit the verdict."""
+
+from __future__ import annotations
+
+import nats.errors
+from faststream.nats import NatsMessage
+from mss.bus import subjects
+from mss.bus.codec import decode, encode
+from mss.bus.headers import trace_headers
+from mss.bus.service import BusService
+from mss.core.errors import ContractError
+from mss.policy.domain.trustlist import TrustList
+from mss.policy.domain.verdicts import decide_recipient, refuse
+from mss.v1 import (
+    AddressLookupReply,
+    AddressLookupRequest,
+    AuditCode,
+    RecipientCheckReply,
+    RecipientCheckRequest,
+    RecipientStatus,
+    Verdict,
+)
+
+_AUDIT = {
+    Verdict.VERDICT_ACCEPT: (
+        AuditCode.AUDIT_CODE_RCPT_ACCEPTED,
+        RecipientStatus.RECIPIENT_STATUS_UNSPECIFIED,
+    ),
+    Verdict.VERDICT_REFUSE: (AuditCode.AUDIT_CODE_RCPT_REFUSED, RecipientStatus.RECIPIENT_STATUS_REFUSED),
+    Verdict.VERDICT_TEMPFAIL: (AuditCode.AUDIT_CODE_RCPT_TEMPFAIL, RecipientStatus.RECIPIENT_STATUS_REFUSED),
+}
+
+
+class RecipientChecker:
+    """Answers RecipientCheckRequest with the current allowed-domain list."""
+
+    def __init__(self, service: BusService, trust: TrustList, directory_timeout: float) -> None:
+        self.service = service
+        self.trust = trust
+        self.directory_timeout = directory_timeout
+
+    async def ask_directory(self, address: str, headers: dict[str, str]) -> AddressLookupReply | None:
+        """The directory's answer, or None when it does not answer in time."""
+        try:
+            reply = await self.service.broker.connection.request(
+                subjects.DIRECTORY_LOOKUP,
+                encode(AddressLookupRequest(address=address)),
+                timeout=self.directory_timeout,
+                headers=headers,
+            )
+            return decode(AddressLookupReply, reply.data)
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, ContractError):
+            return None
+
+    async def check(
+        self, request: RecipientCheckRequest, headers: dict[str, str], trace_id: str
+    ) -> RecipientCheckReply:
+        """Decide, audit, and return the verdict."""
+        found = await self.ask_directory(request.recipient, headers)
+        if found is None:
+            verdict = refuse(451, "4.4.3", "Directory not available, try again later")
+        else:
+            verdict = decide_recipient(request.recipient, found, self.trust)
+        verdict.trust_list_version = self.trust.version
+        code, status = _AUDIT[verdict.verdict]
+        await self.service.auditor.emit(
+            self.service.auditor.event(
+                code=code,
+                message_id=request.message_id,
+                recipient=request.recipient,
+                mail_from=request.mail_from,
+                status=status,
+                tenant_id=verdict.route.tenant_id,
+                reply=f"{verdict.smtp_code} {verdict.enhanced_code} {verdict.reason}",
+                reason=verdict.reason,
+                trust_list_version=self.trust.version,
+                directory_version=found.directory_version if found else "",
+                trace_id=trace_id,
+            )
+        )
+        return verdict
+
+    async def on_request(self, body: bytes, msg: NatsMessage) -> bytes:
+        """NATS request handler."""
+        request = decode(RecipientCheckRequest, body)
+        trace_id, headers = trace_headers(msg.headers)
+        return encode(await self.check(request, headers, trace_id))

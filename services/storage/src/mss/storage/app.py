@@ -1,0 +1,101 @@
+"""The storage service: writes deliveries to hosted mailboxes and serves them back."""
+
+from __future__ import annotations
+
+import asyncpg
+from faststream.nats import NatsMessage
+from mss.bus import streams, subjects
+from mss.bus.blobs import get_blob
+from mss.bus.codec import decode, encode
+from mss.bus.headers import trace_headers
+from mss.bus.service import BusService
+from mss.bus.work import work_consumer
+from mss.db.pool import create_pool
+from mss.storage.mailbox import fetch_message, list_mailbox, store
+from mss.storage.settings import StorageSettings
+from mss.v1 import (
+    AuditCode,
+    DeliveryRequested,
+    MailboxListRequest,
+    MessageFetchRequest,
+    RecipientStatus,
+)
+
+
+class Storage:
+    """Handlers of the storage service around one connection pool."""
+
+    def __init__(self, service: BusService, settings: StorageSettings) -> None:
+        self.service = service
+        self.settings = settings
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The connection pool (open once started)."""
+        assert self._pool is not None, "storage pool used before start-up"
+        return self._pool
+
+    async def open(self) -> None:
+        """Open the pool."""
+        self._pool = await create_pool(self.settings)
+
+    async def close(self) -> None:
+        """Close the pool."""
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def on_deliver(self, request: DeliveryRequested, msg: NatsMessage) -> None:
+        """Write the message to each recipient's mailbox, then audit each delivery."""
+        trace_id, _ = trace_headers(msg.headers)
+        content = await get_blob(self.service.js, request.body)
+        for recipient in request.recipients:
+            await store(
+                self.pool,
+                mailbox=recipient.address,
+                message_id=request.message_id,
+                tenant_id=recipient.route.tenant_id,
+                mail_from=request.mail_from,
+                sha256=request.body.sha256,
+                content=content,
+            )
+            await self.service.auditor.emit(
+                self.service.auditor.event(
+                    code=AuditCode.AUDIT_CODE_STORED,
+                    message_id=request.message_id,
+                    recipient=recipient.address,
+                    mail_from=request.mail_from,
+                    tenant_id=recipient.route.tenant_id,
+                    status=RecipientStatus.RECIPIENT_STATUS_DELIVERED,
+                    reason="stored in hosted mailbox",
+                    trace_id=trace_id,
+                    attempt=msg.raw_message.metadata.num_delivered or 1,
+                )
+            )
+
+    async def on_list(self, body: bytes, msg: NatsMessage) -> bytes:
+        """MailboxListRequest → MailboxListReply."""
+        request = decode(MailboxListRequest, body)
+        return encode(await list_mailbox(self.pool, request.tenant_id, request.mailbox))
+
+    async def on_fetch(self, body: bytes, msg: NatsMessage) -> bytes:
+        """MessageFetchRequest → MessageFetchReply."""
+        request = decode(MessageFetchRequest, body)
+        return encode(await fetch_message(self.pool, request.tenant_id, request.mailbox, request.message_id))
+
+
+def build(settings: StorageSettings) -> BusService:
+    """Wire the service."""
+    service = BusService("storage", settings, needs=[streams.WORK, streams.BLOBS, streams.AUDIT])
+    storage = Storage(service, settings)
+    service.startup.append(storage.open)
+    service.shutdown.append(storage.close)
+    work_consumer(service, streams.STORAGE, DeliveryRequested, storage.on_deliver, workers=settings.workers)
+    for subject, handler in (
+        (subjects.MAILBOX_LIST, storage.on_list),
+        (subjects.MESSAGE_FETCH, storage.on_fetch),
+    ):
+        service.broker.subscriber(
+            subject, queue=subjects.STORAGE_QUEUE, max_workers=settings.request_workers
+        )(handler)
+    return service

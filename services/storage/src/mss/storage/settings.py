@@ -1,0 +1,15 @@
+"""Settings of the storage service (``MSS_STORAGE_*``)."""
+
+from __future__ import annotations
+
+from mss.core.settings import DatabaseSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+class StorageSettings(DatabaseSettings):
+    """Storage: PostgreSQL holds the messages of hosted mailboxes."""
+
+    model_config = SettingsConfigDict(env_prefix="MSS_STORAGE_", extra="ignore")
+
+    workers: int = Field(default=8, description="Deliveries written concurrently")
