@@ -6,11 +6,11 @@ import json
 import urllib.request
 from pathlib import Path
 
-import aiosmtplib
 import pytest
 from mss.bus import subjects
 from mss.bus.codec import decode, encode
 from mss.devstack.stack import Stack
+from mss.testing import smtp
 from mss.v1 import AuditCode, MailboxListReply, MailboxListRequest, MessageFetchReply, MessageFetchRequest
 
 pytestmark = pytest.mark.e2e
@@ -28,32 +28,12 @@ def simple_message(subject: str) -> bytes:
     ).encode()
 
 
-async def smtp_client(backbone: Stack) -> aiosmtplib.SMTP:
-    client = aiosmtplib.SMTP(
-        hostname="127.0.0.1",
-        port=backbone.layout.peer_smtp,
-        start_tls=False,
-        local_hostname="smtp-1.autre-operateur.example",
-    )
-    await client.connect()
-    await client.ehlo()
-    return client
-
-
 async def send(backbone: Stack, recipients: list[str], content: bytes) -> str:
-    """Send one message; return the queue id of the 250 reply."""
-    client = await smtp_client(backbone)
-    try:
-        refused, reply = await client.sendmail(SENDER, recipients, content)
-    finally:
-        await client.quit()
-    assert refused == {}
-    assert reply.startswith("2.0.0 Ok: queued as ")
-    return reply.rsplit(" ", 1)[1]
+    return await smtp.send(backbone.layout.peer_smtp, SENDER, recipients, content)
 
 
 async def test_unknown_local_mailbox_is_refused_at_rcpt(backbone: Stack) -> None:
-    client = await smtp_client(backbone)
+    client = await smtp.connect(backbone.layout.peer_smtp)
     try:
         await client.mail(SENDER)
         reply = await client.execute_command(b"RCPT", b"TO:<nobody@chu-demo.mssante.fr>")
@@ -63,7 +43,7 @@ async def test_unknown_local_mailbox_is_refused_at_rcpt(backbone: Stack) -> None
 
 
 async def test_domain_outside_trust_space_is_refused_at_rcpt(backbone: Stack) -> None:
-    client = await smtp_client(backbone)
+    client = await smtp.connect(backbone.layout.peer_smtp)
     try:
         await client.mail(SENDER)
         reply = await client.execute_command(b"RCPT", b"TO:<someone@gmail.com>")

@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 
+import nats.errors
 from faststream.nats import NatsBroker
 from mss.bus.audit import Auditor
 from mss.bus.ops import Readiness, ops_app, start_ops
@@ -40,6 +41,7 @@ class BusService:
             settings.nats_url.split(","),
             name=f"mss-{name}",
             max_reconnect_attempts=-1,
+            pending_size=0,  # never buffer while disconnected: a publish fails fast instead
             logger=logging.getLogger(f"mss.{name}.bus"),
         )
         self.readiness = Readiness()
@@ -53,6 +55,8 @@ class BusService:
         """Run after subscribers have drained (close pools)."""
         self._js: JetStreamContext | None = None
         self._stop = asyncio.Event()
+        self.ready = asyncio.Event()
+        """Set once the service serves (for callers that run it in-process)."""
 
     @property
     def js(self) -> JetStreamContext:
@@ -88,12 +92,25 @@ class BusService:
         """Ask the service to stop (drains in-flight work)."""
         self._stop.set()
 
-    async def run(self) -> None:
-        """Run until SIGTERM/SIGINT: start-up, serve, then drain and clean up."""
-        setup_logging(self.name, self.settings.log_level)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stop)
+    async def _disconnect(self) -> None:
+        """Drain subscribers and close; close at once when NATS is unreachable at that moment."""
+        try:
+            await self.broker.stop()
+        except (nats.errors.ConnectionReconnectingError, nats.errors.ConnectionClosedError):
+            log.warning("NATS unreachable at shutdown: closing without draining")
+            if self._js is not None:
+                await self.broker.connection.close()
+
+    async def run(self, *, standalone: bool = True) -> None:
+        """Run until stopped: start-up, serve, then drain and clean up.
+
+        Standalone (``python -m``), the service owns the process: JSON logs, SIGTERM/SIGINT stop it.
+        """
+        if standalone:
+            setup_logging(self.name, self.settings.log_level)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stop)
         runner = await start_ops(self.http, self.settings.http_host, self.settings.http_port)
         try:
             await self.connect()
@@ -103,6 +120,7 @@ class BusService:
             connection = self.broker.connection
             self.readiness.checks.append(("nats", lambda: connection.is_connected))
             self.readiness.started = True
+            self.ready.set()
             log.info("service started", extra={"nats": self.settings.nats_url})
             await self._stop.wait()
             self.readiness.started = False
@@ -110,7 +128,7 @@ class BusService:
             for hook in self.stopping:
                 await hook()
         finally:
-            await self.broker.stop()
+            await self._disconnect()
             for hook in self.shutdown:
                 await hook()
             if runner is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from mss.bus import streams, subjects
 from mss.bus.service import BusService
 from mss.bus.work import work_consumer
@@ -12,6 +14,8 @@ from mss.policy.router import Router
 from mss.policy.settings import PolicySettings
 from mss.v1 import MessageReceived
 
+log = logging.getLogger(__name__)
+
 
 def load_trust_list(settings: PolicySettings) -> TrustList:
     """Load the configured allowed-domain list or fail start-up with a clear error."""
@@ -19,7 +23,11 @@ def load_trust_list(settings: PolicySettings) -> TrustList:
         data = settings.trust_list_path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read the allowed-domain list {settings.trust_list_path}: {exc}") from exc
-    return parse_trust_list(data)
+    trust = parse_trust_list(data)
+    for warning in trust.warnings:
+        log.warning("allowed-domain list repaired", extra={"repair": warning, "version": trust.version})
+    log.info("allowed-domain list loaded", extra={"version": trust.version, "domains": len(trust.domains)})
+    return trust
 
 
 def build(settings: PolicySettings) -> BusService:

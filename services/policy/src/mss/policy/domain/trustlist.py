@@ -34,6 +34,7 @@ class TrustList:
     version: str
     generated_at: str
     domains: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     def allows(self, domain: str) -> bool:
         """True when ``domain`` belongs to the trust space."""
@@ -45,12 +46,33 @@ def _text(element: Element, tag: str) -> str:
     return (child.text or "").strip() if child is not None else ""
 
 
+_ROOT_END = b"</ListeBlancheMSSante>"
+_LIST_END = b"</ListeDomaines>"
+
+
+def _parse_xml(data: bytes) -> tuple[Element, tuple[str, ...]]:
+    """The root element, and the repairs made.
+
+    The list ANS publishes has been seen without its root end tag (its checksum matching): that one
+    truncation, after a complete ``</ListeDomaines>``, is repaired and reported; any other damage
+    is refused, since a list cut inside ``ListeDomaines`` would silently lose operators.
+    """
+    try:
+        return ElementTree.fromstring(data, forbid_dtd=True), ()
+    except (ElementTree.ParseError, DefusedXmlException, ValueError) as exc:
+        if data.rstrip().endswith(_LIST_END) and _ROOT_END not in data:
+            try:
+                root = ElementTree.fromstring(data.rstrip() + _ROOT_END, forbid_dtd=True)
+            except (ElementTree.ParseError, DefusedXmlException, ValueError):
+                pass
+            else:
+                return root, ("missing </ListeBlancheMSSante> end tag after a complete </ListeDomaines>",)
+        raise DataError(f"allowed-domain list is not acceptable XML: {exc}") from exc
+
+
 def parse_trust_list(data: bytes) -> TrustList:
     """Parse the XML bytes; raise DataError when malformed, hostile or wrongly namespaced."""
-    try:
-        root = ElementTree.fromstring(data, forbid_dtd=True)
-    except (ElementTree.ParseError, DefusedXmlException, ValueError) as exc:
-        raise DataError(f"allowed-domain list is not acceptable XML: {exc}") from exc
+    root, repairs = _parse_xml(data)
     if root.tag != f"{{{NAMESPACE}}}ListeBlancheMSSante":
         raise DataError(
             f"allowed-domain list root is {root.tag}, expected ListeBlancheMSSante in {NAMESPACE}"
@@ -72,4 +94,5 @@ def parse_trust_list(data: bytes) -> TrustList:
         version=f"{generated or 'undated'}/{digest}",
         generated_at=generated,
         domains={name: tuple(dns) for name, dns in domains.items()},
+        warnings=repairs,
     )

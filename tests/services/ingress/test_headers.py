@@ -1,0 +1,20 @@
+"""The header summary carried by MessageReceived."""
+
+from __future__ import annotations
+
+from mss.ingress.headers import summarise
+
+
+def test_summary_keeps_message_id_and_x_mss_headers_only() -> None:
+    content = (
+        b"From: a@b.fr\r\nMessage-ID: <1@b.fr>\r\nX-MSS-CODECDA: 34112-3,\r\n PRESC-BIO\r\n"
+        b"X-Mss-Ins: O\r\nSubject: XDM/1.0/DDM+CR DUPONT Jean\r\n\r\nX-MSS-NIL: in-body\r\n"
+    )
+    message_id, mss = summarise(content)
+    assert message_id == "<1@b.fr>"
+    assert mss == {"X-MSS-CODECDA": "34112-3, PRESC-BIO", "X-Mss-Ins": "O"}
+
+
+def test_message_without_body_or_headers() -> None:
+    assert summarise(b"") == ("", {})
+    assert summarise(b"Subject: x\r\n") == ("", {})

@@ -1,0 +1,59 @@
+"""RCPT verdicts from the directory's answer and the allowed-domain list."""
+
+from __future__ import annotations
+
+import pytest
+
+from mss.policy.domain.trustlist import TrustList
+from mss.policy.domain.verdicts import decide_recipient
+from mss.v1 import AddressLookupReply, DomainMode, MailboxStatus, MailboxType, RouteKind, Verdict
+
+TRUST = TrustList(version="v1", generated_at="", domains={"autre-operateur.mssante.fr": ("CN=x",)})
+
+
+def hosted(mode: DomainMode.ValueType = DomainMode.DOMAIN_MODE_SAAS, **fields: object) -> AddressLookupReply:
+    return AddressLookupReply(domain_hosted=True, tenant_id="t1", domain_mode=mode, **fields)  # type: ignore[arg-type]
+
+
+def mailbox(
+    kind: MailboxType.ValueType = MailboxType.MAILBOX_TYPE_PER,
+    status: MailboxStatus.ValueType = MailboxStatus.MAILBOX_STATUS_ACTIVE,
+    mode: DomainMode.ValueType = DomainMode.DOMAIN_MODE_SAAS,
+) -> AddressLookupReply:
+    return hosted(mode, mailbox_found=True, mailbox_type=kind, mailbox_status=status, smarthost="10.0.0.1:25")
+
+
+@pytest.mark.parametrize(
+    ("address", "found", "code", "enhanced"),
+    [
+        ("nobody@chu.mssante.fr", hosted(), 550, "5.1.1"),
+        ("x@gmail.com", AddressLookupReply(), 550, "5.7.1"),
+        ("dpi@chu.mssante.fr", mailbox(MailboxType.MAILBOX_TYPE_APP), 550, "5.7.1"),
+        ("old@chu.mssante.fr", mailbox(status=MailboxStatus.MAILBOX_STATUS_SUSPENDED), 550, "5.2.1"),
+        ("old@chu.mssante.fr", mailbox(status=MailboxStatus.MAILBOX_STATUS_DELETED), 550, "5.2.1"),
+        ("no-at-sign", AddressLookupReply(), 553, "5.1.3"),
+    ],
+)
+def test_refusals(address: str, found: AddressLookupReply, code: int, enhanced: str) -> None:
+    verdict = decide_recipient(address, found, TRUST)
+    assert (verdict.verdict, verdict.smtp_code, verdict.enhanced_code) == (
+        Verdict.VERDICT_REFUSE,
+        code,
+        enhanced,
+    )
+
+
+def test_saas_mailbox_routes_to_storage() -> None:
+    verdict = decide_recipient("jean@chu.mssante.fr", mailbox(), TRUST)
+    assert verdict.verdict == Verdict.VERDICT_ACCEPT
+    assert (verdict.route.kind, verdict.route.tenant_id) == (RouteKind.ROUTE_KIND_LOCAL, "t1")
+
+
+def test_proxy_mailbox_routes_to_the_smarthost() -> None:
+    verdict = decide_recipient("jean@ch.mssante.fr", mailbox(mode=DomainMode.DOMAIN_MODE_PROXY), TRUST)
+    assert (verdict.route.kind, verdict.route.next_hop) == (RouteKind.ROUTE_KIND_PROXY, "10.0.0.1:25")
+
+
+def test_listed_peer_domain_routes_to_egress() -> None:
+    verdict = decide_recipient("dr@Autre-Operateur.mssante.fr", AddressLookupReply(), TRUST)
+    assert (verdict.verdict, verdict.route.kind) == (Verdict.VERDICT_ACCEPT, RouteKind.ROUTE_KIND_PEER)
