@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from mss.bus.codec import decode, encode
 from mss.core.errors import ContractError
 from mss.v1 import BlobRef, DeliveryRequested, MessageReceived, Recipient, Route, RouteKind

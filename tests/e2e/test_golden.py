@@ -7,7 +7,6 @@ import io
 import zipfile
 
 import pytest
-
 from mss.bus import subjects
 from mss.bus.codec import decode, encode
 from mss.devstack.stack import Stack

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 import aiosmtplib
 import nats
 import pytest
-
 from mss.bus import streams, subjects
 from mss.bus.codec import encode
 from mss.devstack.ports import free_port

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from mss.core.ids import new_queue_id, new_trace_id, trace_id_of, traceparent
 
 

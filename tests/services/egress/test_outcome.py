@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from mss.egress.domain.outcome import Outcome, classify, parse_hop, retry_delay
 
 

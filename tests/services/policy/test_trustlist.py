@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from mss.core.errors import DataError
 from mss.policy.domain.trustlist import NAMESPACE, parse_trust_list
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from mss.policy.domain.trustlist import TrustList
 from mss.policy.domain.verdicts import decide_recipient
 from mss.v1 import AddressLookupReply, DomainMode, MailboxStatus, MailboxType, RouteKind, Verdict
