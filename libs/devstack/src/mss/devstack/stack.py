@@ -31,9 +31,10 @@ SINKS = ("smarthost", "peer_operator")
 class Stack:
     """The local backbone rooted at ``layout.home``."""
 
-    def __init__(self, layout: Layout, seed: Path) -> None:
+    def __init__(self, layout: Layout, seed: Path, *, demo_mail_servers: bool = True) -> None:
         self.layout = layout
         self.seed = seed
+        self.sinks = SINKS if demo_mail_servers else ()
         self.run = layout.home / "run"
         self.logs = layout.home / "logs"
         self.postgres = PostgresConfig(layout.home / "postgres", port=layout.postgres)
@@ -52,7 +53,7 @@ class Stack:
         subprocess.run(
             python_module("mss.directory.seed", str(self.seed)), env={**os.environ, **env}, check=True
         )
-        for sink in SINKS:
+        for sink in self.sinks:
             port = getattr(self.layout, sink)
             spawn(
                 python_module(
@@ -74,7 +75,7 @@ class Stack:
             )
         for name in SERVICES:
             self.wait_ready(name)
-        for sink in SINKS:
+        for sink in self.sinks:
             wait_listening("127.0.0.1", getattr(self.layout, sink), 20, f"demo mail server {sink}")
 
     def start_infrastructure(self) -> None:
