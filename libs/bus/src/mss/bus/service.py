@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
 
 import nats.errors
 from faststream.nats import NatsBroker
@@ -43,12 +44,15 @@ class BusService:
             max_reconnect_attempts=-1,
             pending_size=0,  # never buffer while disconnected: a publish fails fast instead
             logger=logging.getLogger(f"mss.{name}.bus"),
+            log_level=logging.DEBUG,  # one line per consumed message is debugging, not operations
         )
         self.readiness = Readiness()
         self.http = ops_app(self.readiness)
         self.auditor = Auditor(name, self.publish)
         self.startup: list[Hook] = []
         """Run after NATS is connected and before subscribers start (open pools, load data)."""
+        self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        """Long-running tasks started with the subscribers and cancelled on stop."""
         self.stopping: list[Hook] = []
         """Run first on stop, before subscribers drain (stop accepting new work)."""
         self.shutdown: list[Hook] = []
@@ -117,7 +121,9 @@ class BusService:
             for hook in self.startup:
                 await hook()
             await self.broker.start()
+            tasks: list[asyncio.Task[None]] = [asyncio.create_task(job()) for job in self.background]
             connection = self.broker.connection
+            await connection.flush()  # the server knows every subscription before we say ready
             self.readiness.checks.append(("nats", lambda: connection.is_connected))
             self.readiness.started = True
             self.ready.set()
@@ -127,6 +133,9 @@ class BusService:
             log.info("service stopping")
             for hook in self.stopping:
                 await hook()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             await self._disconnect()
             for hook in self.shutdown:

@@ -26,14 +26,12 @@ class _AuditCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditCode.V
     DESCRIPTOR: _descriptor.EnumDescriptor
     AUDIT_CODE_UNSPECIFIED: _AuditCode.ValueType  # 0
     """Unknown event."""
-    AUDIT_CODE_RCPT_ACCEPTED: _AuditCode.ValueType  # 100
-    """Policy accepted a recipient at RCPT time."""
     AUDIT_CODE_RCPT_REFUSED: _AuditCode.ValueType  # 101
     """Policy refused a recipient at RCPT time."""
     AUDIT_CODE_RCPT_TEMPFAIL: _AuditCode.ValueType  # 102
     """Policy could not decide in time for a recipient."""
     AUDIT_CODE_MESSAGE_ACCEPTED: _AuditCode.ValueType  # 200
-    """Ingress durably accepted a message (250 given)."""
+    """Ingress durably accepted a message (250 given); its recipients were accepted at RCPT time."""
     AUDIT_CODE_MESSAGE_TEMPFAIL: _AuditCode.ValueType  # 201
     """Ingress could not accept a message (4xx given)."""
     AUDIT_CODE_MESSAGE_ROUTED: _AuditCode.ValueType  # 300
@@ -52,14 +50,12 @@ class AuditCode(_AuditCode, metaclass=_AuditCodeEnumTypeWrapper):
 
 AUDIT_CODE_UNSPECIFIED: AuditCode.ValueType  # 0
 """Unknown event."""
-AUDIT_CODE_RCPT_ACCEPTED: AuditCode.ValueType  # 100
-"""Policy accepted a recipient at RCPT time."""
 AUDIT_CODE_RCPT_REFUSED: AuditCode.ValueType  # 101
 """Policy refused a recipient at RCPT time."""
 AUDIT_CODE_RCPT_TEMPFAIL: AuditCode.ValueType  # 102
 """Policy could not decide in time for a recipient."""
 AUDIT_CODE_MESSAGE_ACCEPTED: AuditCode.ValueType  # 200
-"""Ingress durably accepted a message (250 given)."""
+"""Ingress durably accepted a message (250 given); its recipients were accepted at RCPT time."""
 AUDIT_CODE_MESSAGE_TEMPFAIL: AuditCode.ValueType  # 201
 """Ingress could not accept a message (4xx given)."""
 AUDIT_CODE_MESSAGE_ROUTED: AuditCode.ValueType  # 300

@@ -92,6 +92,7 @@ class RecipientCheckReply(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     ROUTE_FIELD_NUMBER: _builtins.int
     TRUST_LIST_VERSION_FIELD_NUMBER: _builtins.int
+    DIRECTORY_VERSION_FIELD_NUMBER: _builtins.int
     verdict: Global___Verdict.ValueType
     """The decision."""
     smtp_code: _builtins.int
@@ -102,6 +103,8 @@ class RecipientCheckReply(_message.Message):
     """Human-readable reason, safe to show to the client."""
     trust_list_version: _builtins.str
     """Version of the allowed-domain list used for the decision."""
+    directory_version: _builtins.str
+    """Version of the directory data used for the decision."""
     @_builtins.property
     def route(self) -> _common_pb2.Route:
         """Route of the recipient when accepted."""
@@ -115,10 +118,11 @@ class RecipientCheckReply(_message.Message):
         reason: _builtins.str = ...,
         route: _common_pb2.Route | None = ...,
         trust_list_version: _builtins.str = ...,
+        directory_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["route", b"route"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["enhanced_code", b"enhanced_code", "reason", b"reason", "route", b"route", "smtp_code", b"smtp_code", "trust_list_version", b"trust_list_version", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["directory_version", b"directory_version", "enhanced_code", b"enhanced_code", "reason", b"reason", "route", b"route", "smtp_code", b"smtp_code", "trust_list_version", b"trust_list_version", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

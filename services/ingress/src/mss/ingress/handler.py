@@ -43,6 +43,8 @@ class Transaction:
     message_id: str = field(default_factory=new_queue_id)
     trace_id: str = field(default_factory=new_trace_id)
     recipients: list[Recipient] = field(default_factory=list)
+    trust_list_version: str = ""
+    directory_version: str = ""
 
 
 def transaction(envelope: Envelope) -> Transaction:
@@ -106,6 +108,8 @@ class IngressHandler:
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         tx.recipients.append(Recipient(address=address, route=verdict.route))
+        tx.trust_list_version = verdict.trust_list_version
+        tx.directory_version = verdict.directory_version
         return replies.S250_RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -141,7 +145,9 @@ class IngressHandler:
             mail_from=event.mail_from,
             status=RecipientStatus.RECIPIENT_STATUS_QUEUED,
             reply=replies.queued(tx.message_id),
-            reason=f"{body.size} bytes from {event.client_address}",
+            reason=f"{body.size} bytes from {event.client_address} for {len(tx.recipients)} recipient(s)",
+            trust_list_version=tx.trust_list_version,
+            directory_version=tx.directory_version,
             trace_id=tx.trace_id,
         )
         published, audited = await asyncio.gather(

@@ -8,11 +8,12 @@ from mss.bus import streams, subjects
 from mss.bus.service import BusService
 from mss.bus.work import work_consumer
 from mss.core.errors import ConfigError
+from mss.policy.domain.cache import TtlCache
 from mss.policy.domain.trustlist import TrustList, parse_trust_list
 from mss.policy.rcpt import RecipientChecker
 from mss.policy.router import Router
 from mss.policy.settings import PolicySettings
-from mss.v1 import MessageReceived
+from mss.v1 import AddressLookupReply, MessageReceived
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,10 @@ def load_trust_list(settings: PolicySettings) -> TrustList:
 def build(settings: PolicySettings) -> BusService:
     """Wire the service."""
     service = BusService("policy", settings, needs=[streams.WORK, streams.AUDIT])
-    checker = RecipientChecker(service, load_trust_list(settings), settings.directory_timeout)
+    cache: TtlCache[AddressLookupReply] = TtlCache(
+        settings.directory_cache_ttl, settings.directory_cache_size
+    )
+    checker = RecipientChecker(service, load_trust_list(settings), settings.directory_timeout, cache)
     service.broker.subscriber(
         subjects.RCPT_CHECK, queue=subjects.POLICY_QUEUE, max_workers=settings.request_workers
     )(checker.on_request)

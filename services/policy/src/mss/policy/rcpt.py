@@ -9,6 +9,7 @@ from mss.bus.codec import decode, encode
 from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
 from mss.core.errors import ContractError
+from mss.policy.domain.cache import TtlCache
 from mss.policy.domain.trustlist import TrustList
 from mss.policy.domain.verdicts import decide_recipient, refuse
 from mss.v1 import (
@@ -22,10 +23,6 @@ from mss.v1 import (
 )
 
 _AUDIT = {
-    Verdict.VERDICT_ACCEPT: (
-        AuditCode.AUDIT_CODE_RCPT_ACCEPTED,
-        RecipientStatus.RECIPIENT_STATUS_UNSPECIFIED,
-    ),
     Verdict.VERDICT_REFUSE: (AuditCode.AUDIT_CODE_RCPT_REFUSED, RecipientStatus.RECIPIENT_STATUS_REFUSED),
     Verdict.VERDICT_TEMPFAIL: (AuditCode.AUDIT_CODE_RCPT_TEMPFAIL, RecipientStatus.RECIPIENT_STATUS_REFUSED),
 }
@@ -34,13 +31,24 @@ _AUDIT = {
 class RecipientChecker:
     """Answers RecipientCheckRequest with the current allowed-domain list."""
 
-    def __init__(self, service: BusService, trust: TrustList, directory_timeout: float) -> None:
+    def __init__(
+        self,
+        service: BusService,
+        trust: TrustList,
+        directory_timeout: float,
+        cache: TtlCache[AddressLookupReply],
+    ) -> None:
         self.service = service
         self.trust = trust
         self.directory_timeout = directory_timeout
+        self.cache = cache
 
     async def ask_directory(self, address: str, headers: dict[str, str]) -> AddressLookupReply | None:
-        """The directory's answer, or None when it does not answer in time."""
+        """The directory's answer (possibly cached), or None when it does not answer in time."""
+        key = address.strip().strip("<>").lower()
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
         try:
             reply = await self.service.broker.connection.request(
                 subjects.DIRECTORY_LOOKUP,
@@ -48,20 +56,25 @@ class RecipientChecker:
                 timeout=self.directory_timeout,
                 headers=headers,
             )
-            return decode(AddressLookupReply, reply.data)
+            found = decode(AddressLookupReply, reply.data)
         except (nats.errors.TimeoutError, nats.errors.NoRespondersError, ContractError):
             return None
+        self.cache.put(key, found)
+        return found
 
     async def check(
         self, request: RecipientCheckRequest, headers: dict[str, str], trace_id: str
     ) -> RecipientCheckReply:
-        """Decide, audit, and return the verdict."""
+        """Decide and return the verdict; refusals are audited here, acceptances by ingress."""
         found = await self.ask_directory(request.recipient, headers)
         if found is None:
             verdict = refuse(451, "4.4.3", "Directory not available, try again later")
         else:
             verdict = decide_recipient(request.recipient, found, self.trust)
+            verdict.directory_version = found.directory_version
         verdict.trust_list_version = self.trust.version
+        if verdict.verdict == Verdict.VERDICT_ACCEPT:
+            return verdict
         code, status = _AUDIT[verdict.verdict]
         await self.service.auditor.emit(
             self.service.auditor.event(
@@ -74,7 +87,7 @@ class RecipientChecker:
                 reply=f"{verdict.smtp_code} {verdict.enhanced_code} {verdict.reason}",
                 reason=verdict.reason,
                 trust_list_version=self.trust.version,
-                directory_version=found.directory_version if found else "",
+                directory_version=verdict.directory_version,
                 trace_id=trace_id,
             )
         )

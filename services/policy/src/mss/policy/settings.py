@@ -19,4 +19,8 @@ class PolicySettings(ServiceSettings):
         description="ANS allowed-domain list (listeblanchemssante.xml format)",
     )
     directory_timeout: float = Field(default=1.0, description="Bound on a directory lookup, seconds")
+    directory_cache_ttl: float = Field(
+        default=5.0, description="Seconds a directory answer is reused (0: ask every time)"
+    )
+    directory_cache_size: int = Field(default=100_000, description="Directory answers kept at most")
     route_batch: int = Field(default=32, description="Accepted messages routed concurrently")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncpg
-from faststream.nats import NatsMessage
 from mss.bus import streams
 from mss.bus.service import BusService
-from mss.bus.work import work_consumer
+from mss.bus.work import batch_consumer
 from mss.db.pool import create_pool
 from mss.tracing.api import add_routes
 from mss.tracing.settings import TracingSettings
@@ -29,11 +28,13 @@ def build(settings: TracingSettings) -> BusService:
         for each in pools:
             await each.close()
 
-    async def on_event(event: AuditEvent, msg: NatsMessage) -> None:
-        await record(pool(), event)
+    async def on_events(events: list[AuditEvent]) -> None:
+        await record(pool(), events)
 
     service.startup.append(open_pool)
     service.shutdown.append(close_pool)
     add_routes(service.http, pool)
-    work_consumer(service, streams.TRACING, AuditEvent, on_event, workers=settings.workers)
+    batch_consumer(
+        service, streams.TRACING, AuditEvent, on_events, batch=settings.batch, linger=settings.linger
+    )
     return service

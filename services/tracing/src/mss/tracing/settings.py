@@ -13,4 +13,5 @@ class TracingSettings(DatabaseSettings):
     model_config = SettingsConfigDict(env_prefix="MSS_TRACING_", extra="ignore")
 
     http_port: int = 8080
-    workers: int = Field(default=8, description="Audit events written concurrently")
+    batch: int = Field(default=256, description="Audit events written per INSERT round trip")
+    linger: float = Field(default=0.2, description="Longest wait to fill a batch, seconds")

@@ -16,10 +16,8 @@ ON CONFLICT (event_id) DO NOTHING
 """
 
 
-async def record(pool: asyncpg.Pool, event: AuditEvent) -> None:
-    """Store one event (a redelivered event is stored once)."""
-    await pool.execute(
-        _INSERT,
+def _row(event: AuditEvent) -> tuple[object, ...]:
+    return (
         event.event_id,
         event.message_id,
         event.code,
@@ -37,6 +35,11 @@ async def record(pool: asyncpg.Pool, event: AuditEvent) -> None:
         event.mail_from,
         event.next_hop,
     )
+
+
+async def record(pool: asyncpg.Pool, events: list[AuditEvent]) -> None:
+    """Store events in one round trip (a redelivered event is stored once)."""
+    await pool.executemany(_INSERT, [_row(event) for event in events])
 
 
 def _name(enum: Any, value: int, prefix: str) -> str:
