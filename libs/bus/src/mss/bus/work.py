@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
 
+FETCH_WAIT = 1.0
+"""Longest wait of one pull for work (bounds how long stopping takes)."""
 RETRY_DELAY = 5.0
 """Seconds before a work item that failed for an unexpected reason is offered again."""
 
@@ -71,7 +73,7 @@ def work_consumer(
         stream=JStream(spec.stream.name, declare=False),
         durable=spec.durable,
         config=spec.config(),
-        pull_sub=PullSub(batch_size=workers, timeout=5.0),
+        pull_sub=PullSub(batch_size=workers, timeout=FETCH_WAIT),
         ack_policy=AckPolicy.MANUAL,
         max_workers=workers,
     )(consume)
@@ -98,16 +100,19 @@ def batch_consumer(
         js = service.js
         await ensure_consumer(js, spec)
         subscription = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream.name)
-        while True:
-            try:
-                messages = await subscription.fetch(batch, timeout=linger)
-            except nats.errors.TimeoutError:
-                continue
-            except nats.errors.Error as exc:  # disconnected: nats-py reconnects by itself
-                log.warning("fetch failed", extra={"durable": spec.durable, "error": type(exc).__name__})
-                await asyncio.sleep(RETRY_DELAY)
-                continue
-            await _handle_batch(messages, kind, handler)
+        try:
+            while True:
+                try:
+                    messages = await subscription.fetch(batch, timeout=linger)
+                except nats.errors.TimeoutError:
+                    continue
+                except nats.errors.Error as exc:  # disconnected: nats-py reconnects by itself
+                    log.warning("fetch failed", extra={"durable": spec.durable, "error": type(exc).__name__})
+                    await asyncio.sleep(RETRY_DELAY)
+                    continue
+                await _handle_batch(messages, kind, handler)
+        finally:  # cancelled on stop: leave nothing for the connection's drain to wait for
+            await subscription.unsubscribe()
 
     service.background.append(consume_forever)
 

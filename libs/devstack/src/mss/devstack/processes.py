@@ -42,29 +42,43 @@ def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
-def terminate(pid_file: Path, timeout: float = 30.0) -> bool:
-    """SIGTERM the recorded process, SIGKILL it after ``timeout``; True if one was running."""
-    pid = pid_alive(pid_file)
-    if pid is None:
-        pid_file.unlink(missing_ok=True)
-        return False
-    os.kill(pid, signal.SIGTERM)
+def terminate(*pid_files: Path, timeout: float = 30.0) -> list[Path]:
+    """SIGTERM the recorded processes together, SIGKILL those left after ``timeout``.
+
+    Returns the pid files whose process was running.
+    """
+    running = {}
+    for pid_file in pid_files:
+        pid = pid_alive(pid_file)
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            running[pid_file] = pid
+        else:
+            pid_file.unlink(missing_ok=True)
     deadline = time.monotonic() + timeout
     delay = 0.02
-    while time.monotonic() < deadline:
-        try:
-            finished, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            finished = 0
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            break
-        if finished:
-            break
+    waiting = dict(running)
+    while waiting and time.monotonic() < deadline:
+        waiting = {f: pid for f, pid in waiting.items() if _alive(pid)}
         time.sleep(delay)
-        delay = min(delay * 2, 0.5)
-    else:
+        delay = min(delay * 2, 0.25)
+    for pid in waiting.values():
         os.kill(pid, signal.SIGKILL)
-    pid_file.unlink(missing_ok=True)
+    for pid_file in running:
+        pid_file.unlink(missing_ok=True)
+    return list(running)
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (reaping it when it is our exited child)."""
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+        if finished:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
     return True
