@@ -68,7 +68,9 @@ def health_message() -> bytes:
 
 async def test_health_message_is_stored_and_relayed_byte_for_byte(backbone: Stack, audit, bus) -> None:
     content = health_message()
-    queue_id = await smtp.send(backbone.layout.peer_smtp, SENDER, [SAAS, PROXY], content)
+    assert backbone.pki is not None
+    tls = smtp.client_tls(backbone.pki.peer_operator, backbone.pki.ca)
+    queue_id = await smtp.send(backbone.layout.peer_smtp, tls, SENDER, [SAAS, PROXY], content)
     await audit.wait_for(queue_id, AuditCode.AUDIT_CODE_STORED, SAAS)
     await audit.wait_for(queue_id, AuditCode.AUDIT_CODE_RELAYED, PROXY)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,6 +22,19 @@ SENDER = "contact@autre-operateur.mssante.fr"
 SAAS_PER = "jean.martin@chu-demo.mssante.fr"
 PROXY_PER = "claire.durand@ch-exemple.mssante.fr"
 PEER = "dr.x@autre-operateur.mssante.fr"
+APP = "dpi@chu-demo.mssante.fr"
+
+
+def peer_tls(backbone: Stack) -> ssl.SSLContext:
+    """The demo peer operator's TLS identity."""
+    assert backbone.pki is not None
+    return smtp.client_tls(backbone.pki.peer_operator, backbone.pki.ca)
+
+
+def app_tls(backbone: Stack) -> ssl.SSLContext:
+    """The TLS identity of the applicative mailbox dpi@chu-demo."""
+    assert backbone.pki is not None
+    return smtp.client_tls(backbone.pki.applications["dpi"], backbone.pki.ca)
 
 
 def simple_message(subject: str) -> bytes:
@@ -30,12 +44,16 @@ def simple_message(subject: str) -> bytes:
     ).encode()
 
 
+MESSAGE = simple_message("relay")
+
+
 async def send(backbone: Stack, recipients: list[str], content: bytes) -> str:
-    return await smtp.send(backbone.layout.peer_smtp, SENDER, recipients, content)
+    """Send as the demo peer operator."""
+    return await smtp.send(backbone.layout.peer_smtp, peer_tls(backbone), SENDER, recipients, content)
 
 
 async def test_unknown_local_mailbox_is_refused_at_rcpt(backbone: Stack) -> None:
-    client = await smtp.connect(backbone.layout.peer_smtp)
+    client = await smtp.connect(backbone.layout.peer_smtp, peer_tls(backbone))
     try:
         await client.mail(SENDER)
         reply = await client.execute_command(b"RCPT", b"TO:<nobody@chu-demo.mssante.fr>")
@@ -45,7 +63,7 @@ async def test_unknown_local_mailbox_is_refused_at_rcpt(backbone: Stack) -> None
 
 
 async def test_domain_outside_trust_space_is_refused_at_rcpt(backbone: Stack) -> None:
-    client = await smtp.connect(backbone.layout.peer_smtp)
+    client = await smtp.connect(backbone.layout.peer_smtp, peer_tls(backbone))
     try:
         await client.mail(SENDER)
         reply = await client.execute_command(b"RCPT", b"TO:<someone@gmail.com>")
@@ -108,18 +126,30 @@ def relayed(folder: Path, queue_id: str) -> bytes:
     raise AssertionError(f"{queue_id} not found in {folder}")
 
 
-@pytest.mark.parametrize(
-    ("recipient", "sink"), [(PROXY_PER, "smarthost"), (PEER, "peer_operator")], ids=["proxy", "peer"]
-)
-async def test_remote_recipients_are_relayed(backbone: Stack, audit, recipient: str, sink: str) -> None:
-    content = simple_message(f"relay-{sink}")
-    queue_id = await send(backbone, [recipient], content)
+async def test_proxy_mode_mailbox_is_relayed_to_the_smarthost(backbone: Stack, audit) -> None:
+    await relayed_through(backbone, audit, PROXY_PER, "smarthost", await send(backbone, [PROXY_PER], MESSAGE))
+
+
+async def test_applicative_mailbox_sends_to_another_operator_over_mutual_tls(backbone: Stack, audit) -> None:
+    port = backbone.layout.submission
+    queue_id = await smtp.send(port, app_tls(backbone), APP, [PEER], MESSAGE)
+    event = await relayed_through(backbone, audit, PEER, "peer_operator", queue_id)
+    assert backbone.pki is not None
+    assert event.tls.subject_dn == backbone.pki.peer_operator.subject_dn
+    assert (event.tls.tls_version, event.tls.cipher) == ("TLSv1.2", "ECDHE-RSA-AES256-GCM-SHA384")
+    assert len(event.tls.fingerprint_sha256) == 64
+
+
+async def relayed_through(backbone: Stack, audit, recipient: str, sink: str, queue_id: str):
+    """Wait for the relay of ``queue_id`` and check the next hop got the exact bytes; return the event."""
+    content = MESSAGE
     event = await audit.wait_for(queue_id, AuditCode.AUDIT_CODE_RELAYED, recipient)
     assert event.next_hop == f"127.0.0.1:{getattr(backbone.layout, sink)}"
     received = relayed(backbone.layout.home / "mail" / sink, queue_id)
     header, _, rest = received.partition(b";\r\n\t")
     assert header.startswith(b"Received: by ")
     assert rest.split(b"\r\n", 1)[1] == content
+    return event
 
 
 async def test_timeline_lists_every_hop_in_order(backbone: Stack, audit) -> None:
@@ -139,10 +169,12 @@ async def test_timeline_lists_every_hop_in_order(backbone: Stack, audit) -> None
     assert [e["at"] for e in timeline["events"]] == sorted(e["at"] for e in timeline["events"])
 
 
-async def fetch_timeline_with(url: str, want: int) -> dict:
-    """Poll the tracing API until the timeline has ``want`` events (bounded: 10 s)."""
+async def fetch_timeline_with(url: str, want: int, timeout: float = 30.0) -> dict:
+    """Poll the tracing API until the timeline has ``want`` events (bounded by ``timeout``)."""
     body: dict = {"events": []}
-    for _ in range(200):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 body = json.load(response)
@@ -152,4 +184,4 @@ async def fetch_timeline_with(url: str, want: int) -> dict:
         if len(body["events"]) >= want:
             return body
         await asyncio.sleep(0.05)
-    raise AssertionError(f"timeline incomplete: {body}")
+    raise AssertionError(f"timeline incomplete after {timeout} s: {body}")

@@ -11,6 +11,7 @@ from mss.devstack.ports import is_listening
 from mss.devstack.processes import pid_alive
 from mss.devstack.stack import Stack
 from mss.testing.fixtures import DEMO, demo_seed
+from mss.testing.smtp import client_tls
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +26,9 @@ def test_up_twice_then_down(tmp_path: Path) -> None:
         second = {name: pid_alive(stack.pid_file(name)) for name in SERVICES}
         assert all(second.values())
         assert all(first[name] != second[name] for name in SERVICES), "services are restarted"
+        assert stack.pki is not None
         with smtplib.SMTP("127.0.0.1", layout.peer_smtp) as client:
+            client.starttls(context=client_tls(stack.pki.peer_operator, stack.pki.ca))
             refused = client.sendmail(
                 "a@autre-operateur.mssante.fr",
                 ["jean.martin@chu-demo.mssante.fr"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mss.policy.domain.trustlist import TrustList
 from mss.policy.domain.verdicts import decide_recipient
-from mss.v1 import AddressLookupReply, DomainMode, MailboxStatus, MailboxType, RouteKind, Verdict
+from mss.v1 import AddressLookupReply, DomainMode, Listener, MailboxStatus, MailboxType, RouteKind, Verdict
 
 TRUST = TrustList(version="v1", generated_at="", domains={"autre-operateur.mssante.fr": ("CN=x",)})
 
@@ -56,3 +56,19 @@ def test_proxy_mailbox_routes_to_the_smarthost() -> None:
 def test_listed_peer_domain_routes_to_egress() -> None:
     verdict = decide_recipient("dr@Autre-Operateur.mssante.fr", AddressLookupReply(), TRUST)
     assert (verdict.verdict, verdict.route.kind) == (Verdict.VERDICT_ACCEPT, RouteKind.ROUTE_KIND_PEER)
+
+
+def test_peer_operators_cannot_relay_to_another_operator() -> None:
+    verdict = decide_recipient(
+        "dr@autre-operateur.mssante.fr", AddressLookupReply(), TRUST, Listener.LISTENER_PEER
+    )
+    assert (verdict.verdict, verdict.smtp_code, verdict.enhanced_code) == (
+        Verdict.VERDICT_REFUSE,
+        550,
+        "5.7.1",
+    )
+
+
+def test_peer_operators_reach_our_mailboxes() -> None:
+    verdict = decide_recipient("jean@chu.mssante.fr", mailbox(), TRUST, Listener.LISTENER_PEER)
+    assert verdict.verdict == Verdict.VERDICT_ACCEPT

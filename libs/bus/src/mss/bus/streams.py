@@ -17,11 +17,13 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DiscardPolicy,
+    KeyValueConfig,
     RetentionPolicy,
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import NotFoundError
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
 
 log = logging.getLogger(__name__)
 
@@ -157,3 +159,55 @@ async def wait_for_streams(
 async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
     """Create or update a durable consumer (idempotent)."""
     await js.add_consumer(spec.stream.name, spec.config())
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    """A JetStream Key-Value bucket, its owner and its configuration (replicas are set at deployment)."""
+
+    name: str
+    owner: str
+    history: int = 1
+    max_value_size: int = -1
+    description: str = ""
+
+    @property
+    def stream(self) -> str:
+        """Name of the stream that holds the bucket."""
+        return f"KV_{self.name}"
+
+    def config(self, replicas: int = 1) -> KeyValueConfig:
+        """The nats-py configuration of the bucket."""
+        return KeyValueConfig(
+            bucket=self.name,
+            description=self.description,
+            history=self.history,
+            max_value_size=self.max_value_size,
+            storage=StorageType.FILE,
+            replicas=replicas,
+            direct=True,
+        )
+
+
+TRUST_BUCKET = BucketSpec(
+    name="mss-trust-list",
+    owner="policy",
+    history=5,
+    max_value_size=33_554_432,
+    description="The allowed-domain list in force (raw ANS XML, metadata in headers), watched by policy",
+)
+
+
+async def ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int = 1) -> KeyValue:
+    """Return the bucket, creating it with the declared configuration when absent (idempotent)."""
+    try:
+        return await js.key_value(spec.name)
+    except BucketNotFoundError:
+        pass
+    try:
+        bucket = await js.create_key_value(spec.config(replicas))
+        log.info("bucket created", extra={"bucket": spec.name})
+        return bucket
+    except Exception:  # created concurrently by another process
+        log.debug("bucket appeared concurrently", extra={"bucket": spec.name})
+        return await js.key_value(spec.name)

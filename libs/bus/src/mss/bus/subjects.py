@@ -7,6 +7,10 @@ PREFIX = "mss.v1"
 # Request/reply (core NATS, queue groups).
 RCPT_CHECK = f"{PREFIX}.policy.rcpt_check"
 """Ingress asks policy about one recipient: RecipientCheckRequest → RecipientCheckReply."""
+SENDER_CHECK = f"{PREFIX}.policy.sender_check"
+"""Ingress asks policy about a peer operator's MAIL FROM: SenderCheckRequest → SenderCheckReply."""
+OPERATOR_LOOKUP = f"{PREFIX}.policy.operator_lookup"
+"""Egress asks policy which certificates the list names for a domain: OperatorLookupRequest → Reply."""
 DIRECTORY_LOOKUP = f"{PREFIX}.directory.lookup"
 """Policy asks directory about one address: AddressLookupRequest → AddressLookupReply."""
 MAILBOX_LIST = f"{PREFIX}.storage.mailbox_list"
@@ -44,3 +48,16 @@ def audit(service: str) -> str:
 POLICY_QUEUE = "policy"
 DIRECTORY_QUEUE = "directory"
 STORAGE_QUEUE = "storage"
+
+
+# Key-Value buckets (streams.BucketSpec): each key is one subject of the bucket's stream.
+KV_PREFIX = "$KV"
+TRUST_LIST_KEY = "current"
+"""Key of the allowed-domain list in force (bucket streams.TRUST_BUCKET): raw XML, Mss-Trust-* headers."""
+TRUST_SOURCE_KEY = "source"
+"""Key of what policy last fetched from its configured list source (JSON: validators, digest, date)."""
+
+
+def kv(bucket: str, key: str) -> str:
+    """Subject of one key of a Key-Value bucket."""
+    return f"{KV_PREFIX}.{bucket}.{key}"

@@ -23,19 +23,20 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from mss.v1 import common_pb2 as mss_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12mss/v1/audit.proto\x12\x06mss.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf9\x02\n\nAuditEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x1f\n\x04\x63ode\x18\x02 \x01(\x0e\x32\x11.mss.v1.AuditCode\x12\x0f\n\x07service\x18\x03 \x01(\t\x12&\n\x02\x61t\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttenant_id\x18\x05 \x01(\t\x12\x12\n\nmessage_id\x18\x06 \x01(\t\x12\x11\n\trecipient\x18\x07 \x01(\t\x12\'\n\x06status\x18\x08 \x01(\x0e\x32\x17.mss.v1.RecipientStatus\x12\r\n\x05reply\x18\t \x01(\t\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x1a\n\x12trust_list_version\x18\x0b \x01(\t\x12\x19\n\x11\x64irectory_version\x18\x0c \x01(\t\x12\x10\n\x08trace_id\x18\r \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x0e \x01(\x05\x12\x11\n\tmail_from\x18\x0f \x01(\t\x12\x10\n\x08next_hop\x18\x10 \x01(\t*\xaa\x02\n\tAuditCode\x12\x1a\n\x16\x41UDIT_CODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41UDIT_CODE_RCPT_REFUSED\x10\x65\x12\x1c\n\x18\x41UDIT_CODE_RCPT_TEMPFAIL\x10\x66\x12 \n\x1b\x41UDIT_CODE_MESSAGE_ACCEPTED\x10\xc8\x01\x12 \n\x1b\x41UDIT_CODE_MESSAGE_TEMPFAIL\x10\xc9\x01\x12\x1e\n\x19\x41UDIT_CODE_MESSAGE_ROUTED\x10\xac\x02\x12\x16\n\x11\x41UDIT_CODE_STORED\x10\x90\x03\x12\x17\n\x12\x41UDIT_CODE_RELAYED\x10\xf4\x03\x12\x18\n\x13\x41UDIT_CODE_DEFERRED\x10\xf5\x03\x12\x17\n\x12\x41UDIT_CODE_BOUNCED\x10\xf6\x03*\xcb\x01\n\x0fRecipientStatus\x12 \n\x1cRECIPIENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17RECIPIENT_STATUS_QUEUED\x10\x01\x12\x1e\n\x1aRECIPIENT_STATUS_DELIVERED\x10\x02\x12\x1d\n\x19RECIPIENT_STATUS_DEFERRED\x10\x03\x12\x1c\n\x18RECIPIENT_STATUS_BOUNCED\x10\x04\x12\x1c\n\x18RECIPIENT_STATUS_REFUSED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12mss/v1/audit.proto\x12\x06mss.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13mss/v1/common.proto\"\x9f\x03\n\nAuditEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x1f\n\x04\x63ode\x18\x02 \x01(\x0e\x32\x11.mss.v1.AuditCode\x12\x0f\n\x07service\x18\x03 \x01(\t\x12&\n\x02\x61t\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttenant_id\x18\x05 \x01(\t\x12\x12\n\nmessage_id\x18\x06 \x01(\t\x12\x11\n\trecipient\x18\x07 \x01(\t\x12\'\n\x06status\x18\x08 \x01(\x0e\x32\x17.mss.v1.RecipientStatus\x12\r\n\x05reply\x18\t \x01(\t\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x1a\n\x12trust_list_version\x18\x0b \x01(\t\x12\x19\n\x11\x64irectory_version\x18\x0c \x01(\t\x12\x10\n\x08trace_id\x18\r \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x0e \x01(\x05\x12\x11\n\tmail_from\x18\x0f \x01(\t\x12\x10\n\x08next_hop\x18\x10 \x01(\t\x12$\n\x03tls\x18\x11 \x01(\x0b\x32\x17.mss.v1.PeerCertificate*\xc9\x02\n\tAuditCode\x12\x1a\n\x16\x41UDIT_CODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41UDIT_CODE_RCPT_REFUSED\x10\x65\x12\x1c\n\x18\x41UDIT_CODE_RCPT_TEMPFAIL\x10\x66\x12\x1d\n\x19\x41UDIT_CODE_SENDER_REFUSED\x10g\x12 \n\x1b\x41UDIT_CODE_MESSAGE_ACCEPTED\x10\xc8\x01\x12 \n\x1b\x41UDIT_CODE_MESSAGE_TEMPFAIL\x10\xc9\x01\x12\x1e\n\x19\x41UDIT_CODE_MESSAGE_ROUTED\x10\xac\x02\x12\x16\n\x11\x41UDIT_CODE_STORED\x10\x90\x03\x12\x17\n\x12\x41UDIT_CODE_RELAYED\x10\xf4\x03\x12\x18\n\x13\x41UDIT_CODE_DEFERRED\x10\xf5\x03\x12\x17\n\x12\x41UDIT_CODE_BOUNCED\x10\xf6\x03*\xcb\x01\n\x0fRecipientStatus\x12 \n\x1cRECIPIENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17RECIPIENT_STATUS_QUEUED\x10\x01\x12\x1e\n\x1aRECIPIENT_STATUS_DELIVERED\x10\x02\x12\x1d\n\x19RECIPIENT_STATUS_DEFERRED\x10\x03\x12\x1c\n\x18RECIPIENT_STATUS_BOUNCED\x10\x04\x12\x1c\n\x18RECIPIENT_STATUS_REFUSED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mss.v1.audit_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AUDITCODE']._serialized_start=444
-  _globals['_AUDITCODE']._serialized_end=742
-  _globals['_RECIPIENTSTATUS']._serialized_start=745
-  _globals['_RECIPIENTSTATUS']._serialized_end=948
-  _globals['_AUDITEVENT']._serialized_start=64
-  _globals['_AUDITEVENT']._serialized_end=441
+  _globals['_AUDITCODE']._serialized_start=503
+  _globals['_AUDITCODE']._serialized_end=832
+  _globals['_RECIPIENTSTATUS']._serialized_start=835
+  _globals['_RECIPIENTSTATUS']._serialized_end=1038
+  _globals['_AUDITEVENT']._serialized_start=85
+  _globals['_AUDITEVENT']._serialized_end=500
 # @@protoc_insertion_point(module_scope)

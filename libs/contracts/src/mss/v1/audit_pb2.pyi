@@ -7,6 +7,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from mss.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -30,6 +31,8 @@ class _AuditCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditCode.V
     """Policy refused a recipient at RCPT time."""
     AUDIT_CODE_RCPT_TEMPFAIL: _AuditCode.ValueType  # 102
     """Policy could not decide in time for a recipient."""
+    AUDIT_CODE_SENDER_REFUSED: _AuditCode.ValueType  # 103
+    """Policy refused a sender at MAIL FROM time (e.g. certificate DN not listed for its domain)."""
     AUDIT_CODE_MESSAGE_ACCEPTED: _AuditCode.ValueType  # 200
     """Ingress durably accepted a message (250 given); its recipients were accepted at RCPT time."""
     AUDIT_CODE_MESSAGE_TEMPFAIL: _AuditCode.ValueType  # 201
@@ -54,6 +57,8 @@ AUDIT_CODE_RCPT_REFUSED: AuditCode.ValueType  # 101
 """Policy refused a recipient at RCPT time."""
 AUDIT_CODE_RCPT_TEMPFAIL: AuditCode.ValueType  # 102
 """Policy could not decide in time for a recipient."""
+AUDIT_CODE_SENDER_REFUSED: AuditCode.ValueType  # 103
+"""Policy refused a sender at MAIL FROM time (e.g. certificate DN not listed for its domain)."""
 AUDIT_CODE_MESSAGE_ACCEPTED: AuditCode.ValueType  # 200
 """Ingress durably accepted a message (250 given); its recipients were accepted at RCPT time."""
 AUDIT_CODE_MESSAGE_TEMPFAIL: AuditCode.ValueType  # 201
@@ -128,6 +133,7 @@ class AuditEvent(_message.Message):
     ATTEMPT_FIELD_NUMBER: _builtins.int
     MAIL_FROM_FIELD_NUMBER: _builtins.int
     NEXT_HOP_FIELD_NUMBER: _builtins.int
+    TLS_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id of this event (idempotency key for the timeline store)."""
     code: Global___AuditCode.ValueType
@@ -162,6 +168,10 @@ class AuditEvent(_message.Message):
     def at(self) -> _timestamp_pb2.Timestamp:
         """When it happened."""
 
+    @_builtins.property
+    def tls(self) -> _common_pb2.PeerCertificate:
+        """TLS evidence of the hop: the peer's certificate, version and cipher."""
+
     def __init__(
         self,
         *,
@@ -181,10 +191,11 @@ class AuditEvent(_message.Message):
         attempt: _builtins.int = ...,
         mail_from: _builtins.str = ...,
         next_hop: _builtins.str = ...,
+        tls: _common_pb2.PeerCertificate | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "tls", b"tls"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "attempt", b"attempt", "code", b"code", "directory_version", b"directory_version", "event_id", b"event_id", "mail_from", b"mail_from", "message_id", b"message_id", "next_hop", b"next_hop", "reason", b"reason", "recipient", b"recipient", "reply", b"reply", "service", b"service", "status", b"status", "tenant_id", b"tenant_id", "trace_id", b"trace_id", "trust_list_version", b"trust_list_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "attempt", b"attempt", "code", b"code", "directory_version", b"directory_version", "event_id", b"event_id", "mail_from", b"mail_from", "message_id", b"message_id", "next_hop", b"next_hop", "reason", b"reason", "recipient", b"recipient", "reply", b"reply", "service", b"service", "status", b"status", "tenant_id", b"tenant_id", "tls", b"tls", "trace_id", b"trace_id", "trust_list_version", b"trust_list_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -77,6 +77,30 @@ MAILBOX_TYPE_CAB: MailboxType.ValueType  # 4
 """Cabinet mailbox."""
 Global___MailboxType: _TypeAlias = MailboxType  # noqa: Y015
 
+class _Listener:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ListenerEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Listener.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LISTENER_UNSPECIFIED: _Listener.ValueType  # 0
+    """Unknown."""
+    LISTENER_PEER: _Listener.ValueType  # 1
+    """Port 25 (local default 2525): other operators of the trust space, mutual TLS."""
+    LISTENER_SUBMISSION: _Listener.ValueType  # 2
+    """Port 587 (local default 5587): the establishments' users and systems, authenticated."""
+
+class Listener(_Listener, metaclass=_ListenerEnumTypeWrapper):
+    """Which SMTP listener a session came in on."""
+
+LISTENER_UNSPECIFIED: Listener.ValueType  # 0
+"""Unknown."""
+LISTENER_PEER: Listener.ValueType  # 1
+"""Port 25 (local default 2525): other operators of the trust space, mutual TLS."""
+LISTENER_SUBMISSION: Listener.ValueType  # 2
+"""Port 587 (local default 5587): the establishments' users and systems, authenticated."""
+Global___Listener: _TypeAlias = Listener  # noqa: Y015
+
 @_typing.final
 class BlobRef(_message.Message):
     """Where a message body lives: bodies travel by reference, never on a work subject."""
@@ -164,3 +188,41 @@ class Recipient(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Recipient: _TypeAlias = Recipient  # noqa: Y015
+
+@_typing.final
+class PeerCertificate(_message.Message):
+    """The verified TLS client certificate of an SMTP session."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_DN_FIELD_NUMBER: _builtins.int
+    COMMON_NAME_FIELD_NUMBER: _builtins.int
+    FINGERPRINT_SHA256_FIELD_NUMBER: _builtins.int
+    TLS_VERSION_FIELD_NUMBER: _builtins.int
+    CIPHER_FIELD_NUMBER: _builtins.int
+    subject_dn: _builtins.str
+    """Subject DN in the ANS list's format: "CN=...,OU=...,O=...,ST=...,C=FR"."""
+    common_name: _builtins.str
+    """Subject common name."""
+    fingerprint_sha256: _builtins.str
+    """SHA-256 of the DER certificate, lowercase hex."""
+    tls_version: _builtins.str
+    """Negotiated TLS version, e.g. "TLSv1.2"."""
+    cipher: _builtins.str
+    """Negotiated cipher suite (OpenSSL name)."""
+    def __init__(
+        self,
+        *,
+        subject_dn: _builtins.str = ...,
+        common_name: _builtins.str = ...,
+        fingerprint_sha256: _builtins.str = ...,
+        tls_version: _builtins.str = ...,
+        cipher: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cipher", b"cipher", "common_name", b"common_name", "fingerprint_sha256", b"fingerprint_sha256", "subject_dn", b"subject_dn", "tls_version", b"tls_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PeerCertificate: _TypeAlias = PeerCertificate  # noqa: Y015

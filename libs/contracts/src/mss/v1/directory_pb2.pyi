@@ -106,6 +106,7 @@ class AddressLookupReply(_message.Message):
     MAILBOX_TYPE_FIELD_NUMBER: _builtins.int
     MAILBOX_STATUS_FIELD_NUMBER: _builtins.int
     DIRECTORY_VERSION_FIELD_NUMBER: _builtins.int
+    CERTIFICATE_DN_FIELD_NUMBER: _builtins.int
     domain_hosted: _builtins.bool
     """True when the address's domain is one of ours."""
     mailbox_found: _builtins.bool
@@ -122,6 +123,8 @@ class AddressLookupReply(_message.Message):
     """Mailbox status."""
     directory_version: _builtins.str
     """Version of the directory data used."""
+    certificate_dn: _builtins.str
+    """Applicative mailbox: subject DN of the client certificate allowed to send as it."""
     def __init__(
         self,
         *,
@@ -133,10 +136,11 @@ class AddressLookupReply(_message.Message):
         mailbox_type: _common_pb2.MailboxType.ValueType = ...,
         mailbox_status: Global___MailboxStatus.ValueType = ...,
         directory_version: _builtins.str = ...,
+        certificate_dn: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["directory_version", b"directory_version", "domain_hosted", b"domain_hosted", "domain_mode", b"domain_mode", "mailbox_found", b"mailbox_found", "mailbox_status", b"mailbox_status", "mailbox_type", b"mailbox_type", "smarthost", b"smarthost", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_dn", b"certificate_dn", "directory_version", b"directory_version", "domain_hosted", b"domain_hosted", "domain_mode", b"domain_mode", "mailbox_found", b"mailbox_found", "mailbox_status", b"mailbox_status", "mailbox_type", b"mailbox_type", "smarthost", b"smarthost", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -3,8 +3,10 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from mss.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
@@ -56,6 +58,7 @@ class RecipientCheckRequest(_message.Message):
     MAIL_FROM_FIELD_NUMBER: _builtins.int
     RECIPIENT_FIELD_NUMBER: _builtins.int
     CLIENT_ADDRESS_FIELD_NUMBER: _builtins.int
+    LISTENER_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     """Queue id of the transaction (assigned at MAIL FROM)."""
     mail_from: _builtins.str
@@ -64,6 +67,8 @@ class RecipientCheckRequest(_message.Message):
     """The recipient to check."""
     client_address: _builtins.str
     """Client IP address."""
+    listener: _common_pb2.Listener.ValueType
+    """Listener of the session: peer operators may only write to our own domains."""
     def __init__(
         self,
         *,
@@ -71,14 +76,93 @@ class RecipientCheckRequest(_message.Message):
         mail_from: _builtins.str = ...,
         recipient: _builtins.str = ...,
         client_address: _builtins.str = ...,
+        listener: _common_pb2.Listener.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_address", b"client_address", "mail_from", b"mail_from", "message_id", b"message_id", "recipient", b"recipient"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_address", b"client_address", "listener", b"listener", "mail_from", b"mail_from", "message_id", b"message_id", "recipient", b"recipient"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecipientCheckRequest: _TypeAlias = RecipientCheckRequest  # noqa: Y015
+
+@_typing.final
+class SenderCheckRequest(_message.Message):
+    """Asked by ingress at MAIL FROM time on the peer listener."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    MAIL_FROM_FIELD_NUMBER: _builtins.int
+    CLIENT_ADDRESS_FIELD_NUMBER: _builtins.int
+    LISTENER_FIELD_NUMBER: _builtins.int
+    PEER_CERTIFICATE_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    """Queue id of the transaction."""
+    mail_from: _builtins.str
+    """Envelope sender."""
+    client_address: _builtins.str
+    """Client IP address."""
+    listener: _common_pb2.Listener.ValueType
+    """Listener of the session."""
+    @_builtins.property
+    def peer_certificate(self) -> _common_pb2.PeerCertificate:
+        """The client's verified TLS certificate (absent without TLS)."""
+
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        mail_from: _builtins.str = ...,
+        client_address: _builtins.str = ...,
+        listener: _common_pb2.Listener.ValueType = ...,
+        peer_certificate: _common_pb2.PeerCertificate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["peer_certificate", b"peer_certificate"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_address", b"client_address", "listener", b"listener", "mail_from", b"mail_from", "message_id", b"message_id", "peer_certificate", b"peer_certificate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SenderCheckRequest: _TypeAlias = SenderCheckRequest  # noqa: Y015
+
+@_typing.final
+class SenderCheckReply(_message.Message):
+    """Policy's answer to a SenderCheckRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERDICT_FIELD_NUMBER: _builtins.int
+    SMTP_CODE_FIELD_NUMBER: _builtins.int
+    ENHANCED_CODE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    TRUST_LIST_VERSION_FIELD_NUMBER: _builtins.int
+    verdict: Global___Verdict.ValueType
+    """The decision."""
+    smtp_code: _builtins.int
+    """SMTP reply code to give (e.g. 550)."""
+    enhanced_code: _builtins.str
+    """Enhanced status code (e.g. "5.7.1")."""
+    reason: _builtins.str
+    """Human-readable reason, safe to show to the client."""
+    trust_list_version: _builtins.str
+    """Version of the allowed-domain list used for the decision."""
+    def __init__(
+        self,
+        *,
+        verdict: Global___Verdict.ValueType = ...,
+        smtp_code: _builtins.int = ...,
+        enhanced_code: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        trust_list_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enhanced_code", b"enhanced_code", "reason", b"reason", "smtp_code", b"smtp_code", "trust_list_version", b"trust_list_version", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SenderCheckReply: _TypeAlias = SenderCheckReply  # noqa: Y015
 
 @_typing.final
 class RecipientCheckReply(_message.Message):
@@ -127,3 +211,57 @@ class RecipientCheckReply(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecipientCheckReply: _TypeAlias = RecipientCheckReply  # noqa: Y015
+
+@_typing.final
+class OperatorLookupRequest(_message.Message):
+    """Asked by egress before delivering to another operator's domain."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOMAIN_FIELD_NUMBER: _builtins.int
+    domain: _builtins.str
+    """The recipient domain."""
+    def __init__(
+        self,
+        *,
+        domain: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["domain", b"domain"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OperatorLookupRequest: _TypeAlias = OperatorLookupRequest  # noqa: Y015
+
+@_typing.final
+class OperatorLookupReply(_message.Message):
+    """What the allowed-domain list says of a domain."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LISTED_FIELD_NUMBER: _builtins.int
+    CERTIFICATE_DNS_FIELD_NUMBER: _builtins.int
+    TRUST_LIST_VERSION_FIELD_NUMBER: _builtins.int
+    listed: _builtins.bool
+    """True when the domain is in the trust space."""
+    trust_list_version: _builtins.str
+    """Version of the allowed-domain list used."""
+    @_builtins.property
+    def certificate_dns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Subject DNs of the operator certificates listed for the domain."""
+
+    def __init__(
+        self,
+        *,
+        listed: _builtins.bool = ...,
+        certificate_dns: _abc.Iterable[_builtins.str] | None = ...,
+        trust_list_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_dns", b"certificate_dns", "listed", b"listed", "trust_list_version", b"trust_list_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OperatorLookupReply: _TypeAlias = OperatorLookupReply  # noqa: Y015

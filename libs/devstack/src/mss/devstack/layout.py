@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mss.devstack.demo import DemoPki
 from mss.devstack.ports import free_port
 
 SERVICES = ("tracing", "directory", "policy", "storage", "egress", "ingress")
@@ -59,7 +60,7 @@ class Layout:
         """NATS client URL."""
         return f"nats://127.0.0.1:{self.nats}"
 
-    def environment(self, database_url: str) -> dict[str, str]:
+    def environment(self, database_url: str, pki: DemoPki) -> dict[str, str]:
         """The ``MSS_<SERVICE>_*`` variables of every service."""
         env: dict[str, str] = {}
         for name in SERVICES:
@@ -72,4 +73,9 @@ class Layout:
         env["MSS_INGRESS_SUBMISSION_PORT"] = str(self.submission)
         env["MSS_POLICY_TRUST_LIST_PATH"] = str(self.trust_list.resolve())
         env["MSS_EGRESS_PEER_ROUTES"] = json.dumps({self.peer_domain: f"127.0.0.1:{self.peer_operator}"})
+        for service in ("INGRESS", "EGRESS"):  # one operator certificate: server and client
+            env[f"MSS_{service}_TLS_CERT_FILE"] = str(pki.operator.chain_path)
+            env[f"MSS_{service}_TLS_KEY_FILE"] = str(pki.operator.key_path)
+            env[f"MSS_{service}_TLS_CA_FILE"] = str(pki.ca)
+            env[f"MSS_{service}_TLS_CRL_FILE"] = str(pki.crl)
         return env

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import ssl
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from mss.core.tls import TlsFiles, server_context
 
 
 class FileSink:
@@ -34,17 +36,26 @@ class FileSink:
         return f"250 2.0.0 Ok: kept as {stem.name}"
 
 
-async def serve(folder: Path, host: str, port: int) -> asyncio.Server:
-    """Start a sink on host:port writing into ``folder``."""
+async def serve(folder: Path, host: str, port: int, tls: ssl.SSLContext | None = None) -> asyncio.Server:
+    """Start a sink on host:port writing into ``folder``; with ``tls``, STARTTLS is required."""
     handler = FileSink(folder)
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        lambda: SMTP(handler, decode_data=False, hostname="sink", enable_SMTPUTF8=True), host, port
+        lambda: SMTP(
+            handler,
+            decode_data=False,
+            hostname="sink",
+            enable_SMTPUTF8=True,
+            tls_context=tls,
+            require_starttls=tls is not None,
+        ),
+        host,
+        port,
     )
 
 
-async def _main(folder: Path, host: str, port: int) -> None:
-    server = await serve(folder, host, port)
+async def _main(folder: Path, host: str, port: int, tls: ssl.SSLContext | None) -> None:
+    server = await serve(folder, host, port, tls)
     async with server:
         await server.serve_forever()
 
@@ -55,8 +66,16 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--folder", type=Path, required=True)
+    parser.add_argument("--tls-cert", type=Path, help="certificate chain: require STARTTLS")
+    parser.add_argument("--tls-key", type=Path)
+    parser.add_argument("--tls-ca", type=Path, help="CA bundle client certificates must chain to")
     args = parser.parse_args()
-    asyncio.run(_main(args.folder, args.host, args.port))
+    tls = None
+    if args.tls_cert:
+        tls = server_context(
+            TlsFiles(cert=args.tls_cert, key=args.tls_key, ca=args.tls_ca), require_client_cert=True
+        )
+    asyncio.run(_main(args.folder, args.host, args.port, tls))
 
 
 if __name__ == "__main__":

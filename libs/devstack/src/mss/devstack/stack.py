@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from mss.db.migrate import migrate
+from mss.devstack.demo import DemoPki, demo_pki
 from mss.devstack.layout import SERVICES, Layout
 from mss.devstack.nats import NatsConfig, start_nats
 from mss.devstack.ports import wait_listening
@@ -38,6 +39,9 @@ class Stack:
         self.run = layout.home / "run"
         self.logs = layout.home / "logs"
         self.postgres = PostgresConfig(layout.home / "postgres", port=layout.postgres)
+        self.pki_folder = layout.home / "pki"
+        self.pki: DemoPki | None = None
+        """The demo PKI, once up."""
 
     def pid_file(self, name: str) -> Path:
         """Pid file of a process we started."""
@@ -49,12 +53,24 @@ class Stack:
         self.start_infrastructure()
         url = self.postgres.url()
         asyncio.run(migrate(url))
-        env = self.layout.environment(url)
+        self.pki = pki = demo_pki(self.pki_folder)
+        env = self.layout.environment(url, pki)
         subprocess.run(
             python_module("mss.directory.seed", str(self.seed)), env={**os.environ, **env}, check=True
         )
         for sink in self.sinks:
             port = getattr(self.layout, sink)
+            tls = []
+            if sink == "peer_operator":  # another operator: STARTTLS and mutual TLS only
+                identity = pki.peer_operator
+                tls = [
+                    "--tls-cert",
+                    str(identity.chain_path),
+                    "--tls-key",
+                    str(identity.key_path),
+                    "--tls-ca",
+                    str(pki.ca),
+                ]
             spawn(
                 python_module(
                     "mss.devstack.sink",
@@ -62,6 +78,7 @@ class Stack:
                     str(port),
                     "--folder",
                     str(self.layout.home / "mail" / sink),
+                    *tls,
                 ),
                 log=self.logs / f"sink-{sink}.log",
                 pid_file=self.pid_file(f"sink-{sink}"),
@@ -140,6 +157,7 @@ class Stack:
                 f"127.0.0.1:{lay.smarthost} -> {lay.home / 'mail' / 'smarthost'}",
             ),
             ("demo peer operator", f"127.0.0.1:{lay.peer_operator} -> {lay.home / 'mail' / 'peer_operator'}"),
+            ("demo PKI (CA, CRL, certificates)", str(self.pki_folder)),
         ]
         rows += [
             (f"{name} /healthz /readyz /metrics", f"http://127.0.0.1:{port}")

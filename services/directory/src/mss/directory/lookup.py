@@ -19,7 +19,7 @@ _STATUSES = {
 }
 
 _QUERY = """
-SELECT d.tenant_id, d.mode, d.smarthost, m.type, m.status,
+SELECT d.tenant_id, d.mode, d.smarthost, m.type, m.status, m.certificate_dn,
        (SELECT version FROM directory_meta) AS version
 FROM domains d
 LEFT JOIN mailboxes m ON m.address = $1 AND m.domain = d.name
@@ -56,4 +56,5 @@ async def lookup(pool: asyncpg.Pool, address: str) -> AddressLookupReply:
         reply.mailbox_found = True
         reply.mailbox_type = _TYPES[row["type"]]
         reply.mailbox_status = _STATUSES[row["status"]]
+        reply.certificate_dn = row["certificate_dn"] or ""
     return reply

@@ -8,7 +8,9 @@ Format (see ``deploy/demo/seed.yaml``)::
         name: ...
         finess: "750000001"
         domains: [{name: chu-demo.mssante.fr, mode: saas}]
-        mailboxes: [{address: jean.martin@chu-demo.mssante.fr, type: PER}]
+        mailboxes:
+          - {address: jean.martin@chu-demo.mssante.fr, type: PER}
+          - {address: dpi@chu-demo.mssante.fr, type: APP, certificate_dn: "CN=dpi.chu-demo.example,..."}
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ def load_seed(path: Path) -> dict[str, Any]:
                 raise DataError(f"{where}: mailbox {address} is outside the establishment's domains")
             if box.get("type") not in _TYPES:
                 raise DataError(f"{where}: mailbox {address}: type must be one of {sorted(_TYPES)}")
+            if box.get("certificate_dn") and box["type"] != "APP":
+                raise DataError(
+                    f"{where}: mailbox {address}: only applicative mailboxes have a certificate_dn"
+                )
     return data
 
 
@@ -89,14 +95,15 @@ async def apply_seed(conn: asyncpg.Connection, data: dict[str, Any]) -> None:
             for box in est.get("mailboxes", []):
                 address = box["address"].lower()
                 await conn.execute(
-                    "INSERT INTO mailboxes (address, tenant_id, domain, type, display_name)"
-                    " VALUES ($1, $2, $3, $4, $5)"
-                    " ON CONFLICT (address) DO UPDATE SET display_name = $5",
+                    "INSERT INTO mailboxes (address, tenant_id, domain, type, display_name, certificate_dn)"
+                    " VALUES ($1, $2, $3, $4, $5, $6)"
+                    " ON CONFLICT (address) DO UPDATE SET display_name = $5, certificate_dn = $6",
                     address,
                     est["id"],
                     address.rpartition("@")[2],
                     box["type"],
                     box.get("name"),
+                    box.get("certificate_dn"),
                 )
         await conn.execute("UPDATE directory_meta SET version = version + 1")
 

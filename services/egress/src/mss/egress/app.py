@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from dataclasses import asdict
 from email.utils import formatdate
 
+import nats.errors
 from faststream.nats import NatsMessage
 from mss.bus import headers as hdr
 from mss.bus import streams, subjects
 from mss.bus.blobs import get_blob
-from mss.bus.codec import encode
+from mss.bus.codec import decode, encode
 from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
 from mss.bus.work import Retry, work_consumer
+from mss.core.errors import ContractError
+from mss.core.tls import PeerCertificate as TlsEvidence
+from mss.core.tls import client_context, dn_matches
 from mss.egress.domain.outcome import Outcome, RecipientResult, parse_hop, retry_delay
-from mss.egress.relay import relay
+from mss.egress.relay import Attempt, Hop, relay
 from mss.egress.settings import EgressSettings
-from mss.v1 import AuditCode, DeliveryRequested, Recipient, RecipientStatus, RouteKind
+from mss.v1 import (
+    AuditCode,
+    DeliveryRequested,
+    OperatorLookupReply,
+    OperatorLookupRequest,
+    PeerCertificate,
+    Recipient,
+    RecipientStatus,
+    RouteKind,
+)
 
 _AUDIT = {
     Outcome.DELIVERED: (AuditCode.AUDIT_CODE_RELAYED, RecipientStatus.RECIPIENT_STATUS_DELIVERED),
@@ -32,6 +46,8 @@ class Egress:
     def __init__(self, service: BusService, settings: EgressSettings) -> None:
         self.service = service
         self.settings = settings
+        files = settings.tls_files()
+        self.tls = client_context(files) if files is not None else None
 
     def next_hop(self, recipient: Recipient) -> str | None:
         """Where a recipient goes: the smarthost of a proxy domain, or a peer operator's route."""
@@ -57,59 +73,84 @@ class Egress:
         trace_id, headers = trace_headers(msg.headers)
         attempt = request.previous_attempts + 1
         content = self.received_header(request) + await get_blob(self.service.js, request.body)
-        by_hop: dict[str | None, list[Recipient]] = defaultdict(list)
-        for recipient in request.recipients:
-            by_hop[self.next_hop(recipient)].append(recipient)
-        results: list[tuple[RecipientResult, Recipient, str]] = []
-        for hop, recipients in by_hop.items():
-            for result, recipient in zip(
-                await self.attempt(hop, request, recipients, content), recipients, strict=True
-            ):
-                results.append((result, recipient, hop or ""))
+        groups: dict[tuple[str | None, int, str], list[Recipient]] = defaultdict(list)
+        for recipient in request.recipients:  # one transaction per hop (and per operator domain)
+            route = recipient.route.kind
+            domain = (
+                recipient.address.rpartition("@")[2].lower() if route == RouteKind.ROUTE_KIND_PEER else ""
+            )
+            groups[(self.next_hop(recipient), route, domain)].append(recipient)
         expired = time.time() - request.received_at.seconds > self.settings.max_lifetime
         deferred: list[Recipient] = []
-        for result, recipient, hop in results:
-            outcome = result.outcome
-            reply = result.reply
-            if outcome is Outcome.DEFERRED and expired:
-                outcome, reply = Outcome.BOUNCED, f"{reply} (message lifetime exceeded)"
-            if outcome is Outcome.DEFERRED:
-                deferred.append(recipient)
-            code, status = _AUDIT[outcome]
-            await self.service.auditor.emit(
-                self.service.auditor.event(
-                    code=code,
-                    message_id=request.message_id,
-                    recipient=recipient.address,
-                    mail_from=request.mail_from,
-                    tenant_id=recipient.route.tenant_id,
-                    status=status,
-                    reply=reply,
-                    next_hop=hop,
-                    attempt=attempt,
-                    trace_id=trace_id,
-                )
-            )
+        for (hop, kind, _), recipients in groups.items():
+            done = await self.attempt(hop, kind, request, recipients, content, headers)
+            for result, recipient in zip(done.results, recipients, strict=True):
+                outcome, reply = result.outcome, result.reply
+                if outcome is Outcome.DEFERRED and expired:
+                    outcome, reply = Outcome.BOUNCED, f"{reply} (message lifetime exceeded)"
+                if outcome is Outcome.DEFERRED:
+                    deferred.append(recipient)
+                await self.audit(request, recipient, outcome, reply, hop or "", attempt, trace_id, done.tls)
         if deferred:
             await self.requeue(request, deferred, attempt, headers)
 
+    async def audit(
+        self,
+        request: DeliveryRequested,
+        recipient: Recipient,
+        outcome: Outcome,
+        reply: str,
+        hop: str,
+        attempt: int,
+        trace_id: str,
+        tls: TlsEvidence | None,
+    ) -> None:
+        """One audit event per recipient and attempt, with the TLS evidence of the hop."""
+        code, status = _AUDIT[outcome]
+        event = self.service.auditor.event(
+            code=code,
+            message_id=request.message_id,
+            recipient=recipient.address,
+            mail_from=request.mail_from,
+            tenant_id=recipient.route.tenant_id,
+            status=status,
+            reply=reply,
+            next_hop=hop,
+            attempt=attempt,
+            trace_id=trace_id,
+        )
+        if tls is not None:
+            event.tls.CopyFrom(PeerCertificate(**asdict(tls)))
+        await self.service.auditor.emit(event)
+
     async def attempt(
-        self, hop: str | None, request: DeliveryRequested, recipients: list[Recipient], content: bytes
-    ) -> list[RecipientResult]:
+        self,
+        hop: str | None,
+        kind: int,
+        request: DeliveryRequested,
+        recipients: list[Recipient],
+        content: bytes,
+        headers: dict[str, str],
+    ) -> Attempt:
         """One SMTP transaction to ``hop`` for ``recipients``."""
         addresses = [r.address for r in recipients]
         if hop is None:
-            return [
-                RecipientResult(a, Outcome.DEFERRED, "451 4.4.0 No route to the recipient's operator")
-                for a in addresses
-            ]
+            return deferred_all(addresses, "451 4.4.0 No route to the recipient's operator")
         try:
             host, port = parse_hop(hop)
         except ValueError as exc:
-            return [RecipientResult(a, Outcome.DEFERRED, f"451 4.3.5 {exc}") for a in addresses]
+            return deferred_all(addresses, f"451 4.3.5 {exc}")
+        target = Hop(host, port)
+        if kind == RouteKind.ROUTE_KIND_PEER:
+            if self.tls is None:
+                return deferred_all(addresses, "451 4.7.5 No TLS identity configured toward other operators")
+            domain = addresses[0].rpartition("@")[2]
+            listed = await self.listed_certificates(domain, headers)
+            if listed is None:
+                return deferred_all(addresses, "451 4.4.3 Policy not available to check the operator")
+            target = Hop(host, port, self.tls, lambda cert: self.refusal(cert, domain, listed))
         return await relay(
-            host,
-            port,
+            target,
             helo=self.settings.hostname,
             mail_from=request.mail_from,
             recipients=addresses,
@@ -117,6 +158,26 @@ class Egress:
             connect_timeout=self.settings.connect_timeout,
             command_timeout=self.settings.command_timeout,
         )
+
+    async def listed_certificates(self, domain: str, headers: dict[str, str]) -> list[str] | None:
+        """The certificate DNs the allowed-domain list names for ``domain``; None if policy is silent."""
+        try:
+            reply = await self.service.broker.connection.request(
+                subjects.OPERATOR_LOOKUP,
+                encode(OperatorLookupRequest(domain=domain)),
+                timeout=self.settings.policy_timeout,
+                headers=headers,
+            )
+            return list(decode(OperatorLookupReply, reply.data).certificate_dns)
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, ContractError):
+            return None
+
+    def refusal(self, certificate: TlsEvidence, domain: str, listed: list[str]) -> str | None:
+        """Why a verified server certificate is not the operator's of ``domain`` (None: it is)."""
+        mode = self.settings.dn_match
+        if any(dn_matches(dn, certificate.subject_dn, certificate.common_name, mode) for dn in listed):
+            return None
+        return f"server certificate {certificate.subject_dn!r} is not listed for {domain}"
 
     async def requeue(
         self, request: DeliveryRequested, deferred: list[Recipient], attempt: int, headers: dict[str, str]
@@ -133,6 +194,11 @@ class Egress:
             encode(retry),
             {**headers, hdr.MSG_ID: f"{request.message_id}:retry:{attempt}"},
         )
+
+
+def deferred_all(addresses: list[str], reply: str) -> Attempt:
+    """Every recipient deferred for the same reason."""
+    return Attempt([RecipientResult(a, Outcome.DEFERRED, reply) for a in addresses])
 
 
 def build(settings: EgressSettings) -> BusService:

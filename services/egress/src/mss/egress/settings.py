@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 from mss.core.settings import ServiceSettings
+from mss.core.tls import MSSANTE_CIPHERS, DnMatch, TlsFiles
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -27,3 +29,26 @@ class EgressSettings(ServiceSettings):
         description="Delay before each retry, seconds; the last one repeats",
     )
     max_lifetime: float = Field(default=5 * 86400, description="Give up after this long, seconds")
+    tls_cert_file: Path | None = Field(default=None, description="Our client certificate chain (PEM)")
+    tls_key_file: Path | None = Field(default=None, description="Our client private key (PEM)")
+    tls_ca_file: Path | None = Field(default=None, description="IGC-Santé chain other operators chain to")
+    tls_crl_file: Path | None = Field(default=None, description="CRL (PEM) checked for server certificates")
+    tls_ciphers: str = Field(default=MSSANTE_CIPHERS, description="TLS 1.2 cipher suites (OpenSSL names)")
+    tls_allow_tls13: bool = Field(default=False, description="Also offer TLS 1.3")
+    dn_match: DnMatch = Field(
+        default=DnMatch.DN, description="Match a server certificate on its full DN or CN"
+    )
+    policy_timeout: float = Field(default=2.0, description="Bound on asking policy about an operator, s")
+
+    def tls_files(self) -> TlsFiles | None:
+        """Our TLS identity toward other operators; None when not configured."""
+        if self.tls_cert_file is None:
+            return None
+        return TlsFiles(
+            cert=self.tls_cert_file,
+            key=self.tls_key_file,
+            ca=self.tls_ca_file,
+            crl=self.tls_crl_file,
+            ciphers=self.tls_ciphers,
+            allow_tls13=self.tls_allow_tls13,
+        )

@@ -7,12 +7,18 @@ from mss.bus.service import BusService
 from mss.ingress.handler import IngressHandler
 from mss.ingress.server import Listeners
 from mss.ingress.settings import IngressSettings
+from mss.v1 import Listener
 
 
 def build(settings: IngressSettings) -> BusService:
     """Wire the service: it owns the work and body streams."""
     service = BusService("ingress", settings, owns=[streams.WORK, streams.BLOBS], needs=[streams.AUDIT])
-    listeners = Listeners(IngressHandler(service, settings), settings)
+    handlers = {
+        listener: IngressHandler(service, settings, listener)
+        for listener in (Listener.LISTENER_PEER, Listener.LISTENER_SUBMISSION)
+    }
+    listeners = Listeners(handlers, settings)
     service.startup.append(listeners.start)
+    service.background.append(listeners.reload_forever)
     service.stopping.append(listeners.stop)
     return service

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
 
 import nats.errors
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from google.protobuf.message import Message
 from mss.bus import headers as hdr
 from mss.bus import subjects
 from mss.bus.blobs import delete_blob, put_blob
@@ -20,20 +21,27 @@ from mss.bus.codec import decode, encode, now_timestamp
 from mss.bus.service import BusService
 from mss.core.errors import ContractError
 from mss.core.ids import new_queue_id, new_trace_id, traceparent
+from mss.core.tls import peer_certificate
 from mss.ingress import replies
 from mss.ingress.headers import summarise
 from mss.ingress.settings import IngressSettings
 from mss.v1 import (
     AuditCode,
+    Listener,
     MessageReceived,
+    PeerCertificate,
     Recipient,
     RecipientCheckReply,
     RecipientCheckRequest,
     RecipientStatus,
+    SenderCheckReply,
+    SenderCheckRequest,
     Verdict,
 )
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=Message)
 
 
 @dataclass
@@ -57,19 +65,61 @@ def transaction(envelope: Envelope) -> Transaction:
 
 
 class IngressHandler:
-    """The aiosmtpd handler of both listeners."""
+    """The aiosmtpd handler of one listener (peer operators or submission)."""
 
-    def __init__(self, service: BusService, settings: IngressSettings) -> None:
+    def __init__(self, service: BusService, settings: IngressSettings, listener: Listener.ValueType) -> None:
         self.service = service
         self.settings = settings
+        self.listener = listener
+
+    async def ask_policy(self, subject: str, request: Message, kind: type[R], trace_id: str) -> R | None:
+        """Policy's verdict, or None when it does not answer within the bound."""
+        try:
+            reply = await self.service.broker.connection.request(
+                subject,
+                encode(request),
+                timeout=self.settings.policy_timeout,
+                headers={hdr.TRACEPARENT: traceparent(trace_id)},
+            )
+            return decode(kind, reply.data)
+        except (
+            nats.errors.TimeoutError,
+            nats.errors.NoRespondersError,
+            nats.errors.ConnectionClosedError,
+            ContractError,
+        ):
+            log.warning("policy unavailable", extra={"subject": subject})
+            return None
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        """Start a transaction: a queue id and a trace id for everything that follows."""
+        """Require TLS, have policy check the sender, and start a transaction (queue and trace ids).
+
+        Peer operators are identified by their certificate's DN; at submission an applicative
+        mailbox sends with its registered certificate (SMTP AUTH for people comes separately).
+        """
+        ssl_object = (session.ssl or {}).get("ssl_object")
+        if ssl_object is None:
+            return replies.S530_STARTTLS_FIRST
+        tx = Transaction()
+        facts = peer_certificate(ssl_object)
+        request = SenderCheckRequest(
+            message_id=tx.message_id,
+            mail_from=address,
+            client_address=_peer_ip(session),
+            listener=self.listener,
+        )
+        if facts is not None:
+            request.peer_certificate.CopyFrom(PeerCertificate(**asdict(facts)))
+        verdict = await self.ask_policy(subjects.SENDER_CHECK, request, SenderCheckReply, tx.trace_id)
+        if verdict is None:
+            return replies.S451_POLICY_UNAVAILABLE
+        if verdict.verdict != Verdict.VERDICT_ACCEPT:
+            return replies.verdict(verdict.smtp_code, verdict.enhanced_code, verdict.reason)
         envelope.mail_from = address
         envelope.mail_options.extend(options)
-        envelope.mss = Transaction()  # type: ignore[attr-defined]
+        envelope.mss = tx  # type: ignore[attr-defined]
         return replies.S250_SENDER_OK
 
     async def handle_RCPT(
@@ -86,22 +136,10 @@ class IngressHandler:
             mail_from=envelope.mail_from,
             recipient=address,
             client_address=_peer_ip(session),
+            listener=self.listener,
         )
-        try:
-            reply = await self.service.broker.connection.request(
-                subjects.RCPT_CHECK,
-                encode(request),
-                timeout=self.settings.policy_timeout,
-                headers={hdr.TRACEPARENT: traceparent(tx.trace_id)},
-            )
-            verdict = decode(RecipientCheckReply, reply.data)
-        except (
-            nats.errors.TimeoutError,
-            nats.errors.NoRespondersError,
-            nats.errors.ConnectionClosedError,
-            ContractError,
-        ):
-            log.warning("policy unavailable", extra={"message_id": tx.message_id})
+        verdict = await self.ask_policy(subjects.RCPT_CHECK, request, RecipientCheckReply, tx.trace_id)
+        if verdict is None:
             return replies.S451_POLICY_UNAVAILABLE
         if verdict.verdict != Verdict.VERDICT_ACCEPT:
             return replies.verdict(verdict.smtp_code, verdict.enhanced_code, verdict.reason)

@@ -7,6 +7,7 @@ S250_RECIPIENT_OK = "250 2.1.5 Recipient OK"
 S451_POLICY_UNAVAILABLE = "451 4.4.3 Policy service not available, try again later"
 S451_NOT_QUEUED = "451 4.3.0 Message not queued, try again later"
 S452_TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+S530_STARTTLS_FIRST = "530 5.7.0 Must issue a STARTTLS command first"
 S503_NO_MAIL = "503 5.5.1 Error: need MAIL command"
 S554_NO_VALID_RECIPIENTS = "554 5.5.1 Error: no valid recipients"
 

@@ -1,47 +1,87 @@
-"""The SMTP listeners of ingress, served in the service's own event loop."""
+"""The SMTP listeners of ingress, served in the service's own event loop.
+
+Both listeners offer STARTTLS and accept no transaction before it. The peer listener requires a
+client certificate chaining to the IGC-Santé CA (verified, and checked against the CRL); the
+submission listener accepts one (applicative mailboxes) but does not require it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 
-from aiosmtpd.smtp import SMTP
+from mss.core.tls import server_context
 from mss.ingress.handler import IngressHandler
 from mss.ingress.settings import IngressSettings
+from mss.ingress.smtp import FastSMTP
+from mss.v1 import Listener
 
 log = logging.getLogger(__name__)
 
 
 class Listeners:
-    """Peer-operator and submission listeners sharing one handler."""
+    """Peer-operator and submission listeners."""
 
-    def __init__(self, handler: IngressHandler, settings: IngressSettings) -> None:
-        self.handler = handler
+    def __init__(self, handlers: dict[Listener.ValueType, IngressHandler], settings: IngressSettings) -> None:
+        self.handlers = handlers
         self.settings = settings
         self.servers: list[asyncio.Server] = []
+        self.contexts: dict[Listener.ValueType, ssl.SSLContext] = {}
+        self.load_tls()
 
-    def protocol(self) -> SMTP:
+    def load_tls(self) -> None:
+        """(Re)build the TLS contexts from the files; new connections use the new ones."""
+        files = self.settings.tls_files()
+        self.contexts = {
+            Listener.LISTENER_PEER: server_context(files, require_client_cert=True),
+            Listener.LISTENER_SUBMISSION: server_context(files, require_client_cert=False),
+        }
+
+    def protocol(self, listener: Listener.ValueType) -> FastSMTP:
         """One SMTP protocol instance per connection."""
-        return SMTP(
-            self.handler,
+        return FastSMTP(
+            self.handlers[listener],
             hostname=self.settings.hostname,
             ident="mss",
             data_size_limit=self.settings.max_message_size,
             decode_data=False,
             enable_SMTPUTF8=True,
+            tls_context=self.contexts[listener],
+            require_starttls=False,  # enforced at MAIL FROM with an enhanced status code
+            auth_require_tls=True,
         )
 
     async def start(self) -> None:
         """Listen on both ports."""
         loop = asyncio.get_running_loop()
-        for name, port in (("peer", self.settings.peer_port), ("submission", self.settings.submission_port)):
+        ports = (
+            (Listener.LISTENER_PEER, self.settings.peer_port),
+            (Listener.LISTENER_SUBMISSION, self.settings.submission_port),
+        )
+        for listener, port in ports:
             server = await loop.create_server(
-                self.protocol, self.settings.smtp_host, port, reuse_port=self.settings.reuse_port or None
+                lambda listener=listener: self.protocol(listener),
+                self.settings.smtp_host,
+                port,
+                reuse_port=self.settings.reuse_port or None,
             )
             self.servers.append(server)
             log.info(
-                "smtp listening", extra={"listener": name, "address": f"{self.settings.smtp_host}:{port}"}
+                "smtp listening",
+                extra={"listener": Listener.Name(listener), "address": f"{self.settings.smtp_host}:{port}"},
             )
+
+    async def reload_forever(self) -> None:
+        """Re-read the TLS files periodically (a new CRL, a renewed certificate); keep the old on error."""
+        if self.settings.tls_reload_interval <= 0:
+            return
+        while True:
+            await asyncio.sleep(self.settings.tls_reload_interval)
+            try:
+                self.load_tls()
+            except Exception:
+                log.exception("TLS files not reloaded; the previous ones stay in use")
 
     async def stop(self) -> None:
         """Stop accepting connections, then wait for open sessions to end (bounded)."""

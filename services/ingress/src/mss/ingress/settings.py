@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 from mss.core.settings import ServiceSettings
+from mss.core.tls import MSSANTE_CIPHERS, TlsFiles
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -24,3 +26,25 @@ class IngressSettings(ServiceSettings):
     policy_timeout: float = Field(default=2.0, description="Bound on a policy verdict, seconds")
     publish_timeout: float = Field(default=5.0, description="Bound on a durable publish, seconds")
     reuse_port: bool = Field(default=False, description="SO_REUSEPORT: several processes share a port")
+    tls_cert_file: Path | None = Field(default=None, description="Server certificate chain (PEM), required")
+    tls_key_file: Path | None = Field(default=None, description="Server private key (PEM), required")
+    tls_ca_file: Path | None = Field(
+        default=None, description="IGC-Santé chain (PEM) that client certificates must chain to, required"
+    )
+    tls_crl_file: Path | None = Field(default=None, description="CRL (PEM) checked for client certificates")
+    tls_ciphers: str = Field(default=MSSANTE_CIPHERS, description="TLS 1.2 cipher suites (OpenSSL names)")
+    tls_allow_tls13: bool = Field(default=False, description="Also accept TLS 1.3")
+    tls_reload_interval: float = Field(
+        default=3600.0, description="Seconds between re-reads of the TLS files (new CRL, renewed certificate)"
+    )
+
+    def tls_files(self) -> TlsFiles:
+        """The TLS configuration of both listeners."""
+        return TlsFiles(
+            cert=self.tls_cert_file,
+            key=self.tls_key_file,
+            ca=self.tls_ca_file,
+            crl=self.tls_crl_file,
+            ciphers=self.tls_ciphers,
+            allow_tls13=self.tls_allow_tls13,
+        )

@@ -262,11 +262,8 @@ class FastSMTP(SMTP):
         handler = self.event_handler
         if not hasattr(handler, "process_message"):
             return MISSING
-        warn(
-            "Use handler.handle_DATA() instead of .process_message()",
-            DeprecationWarning,
-            stacklevel=1,
-        )
+        msg = "Use handler.handle_DATA() instead of .process_message()"
+        warn(msg, DeprecationWarning, stacklevel=1)
         assert self.session is not None
         assert self.envelope is not None
         env = self.envelope
@@ -311,4 +308,4 @@ async def serve(
     def factory() -> FastSMTP:
         return FastSMTP(handler, **smtp_kwargs)
 
-    return await loop.create_server(factory, host, port, reuse_port=reuse_port or None, backlog=backlog)
+    return await loop.create_server(factory, host, port, reuse_port=reuse_port, backlog=backlog)

@@ -3,45 +3,68 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from mss.bus import streams, subjects
 from mss.bus.service import BusService
 from mss.bus.work import work_consumer
-from mss.core.errors import ConfigError
 from mss.policy.domain.cache import TtlCache
-from mss.policy.domain.trustlist import TrustList, parse_trust_list
+from mss.policy.operators import OperatorLookup
 from mss.policy.rcpt import RecipientChecker
 from mss.policy.router import Router
+from mss.policy.sender import SenderChecker
 from mss.policy.settings import PolicySettings
+from mss.policy.trust.holder import TrustHolder
+from mss.policy.trust.loader import SourceConfig
+from mss.policy.trust.sync import TrustSync
 from mss.v1 import AddressLookupReply, MessageReceived
 
 log = logging.getLogger(__name__)
 
 
-def load_trust_list(settings: PolicySettings) -> TrustList:
-    """Load the configured allowed-domain list or fail start-up with a clear error."""
-    try:
-        data = settings.trust_list_path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the allowed-domain list {settings.trust_list_path}: {exc}") from exc
-    trust = parse_trust_list(data)
-    for warning in trust.warnings:
-        log.warning("allowed-domain list repaired", extra={"repair": warning, "version": trust.version})
-    log.info("allowed-domain list loaded", extra={"version": trust.version, "domains": len(trust.domains)})
-    return trust
+@dataclass(frozen=True)
+class Policy:
+    """The wired service and its allowed-domain list machinery (tests reach the list through it)."""
+
+    service: BusService
+    trust: TrustHolder
+    sync: TrustSync
 
 
 def build(settings: PolicySettings) -> BusService:
     """Wire the service."""
+    return wire(settings).service
+
+
+def wire(settings: PolicySettings) -> Policy:
+    """Wire the service; the allowed-domain list is installed at start-up (see mss.policy.trust)."""
     service = BusService("policy", settings, needs=[streams.WORK, streams.AUDIT])
+    holder = TrustHolder()
+    sync = TrustSync(
+        holder,
+        SourceConfig.from_settings(settings),
+        settings.trust_list_refresh,
+        lambda: service.broker.connection,
+    )
+    service.startup.append(sync.start)
+    service.background.append(sync.refresh_loop)
+    service.stopping.append(sync.stop)
+    service.readiness.checks.append(("trust-list", lambda: holder.loaded))
     cache: TtlCache[AddressLookupReply] = TtlCache(
         settings.directory_cache_ttl, settings.directory_cache_size
     )
-    checker = RecipientChecker(service, load_trust_list(settings), settings.directory_timeout, cache)
-    service.broker.subscriber(
-        subjects.RCPT_CHECK, queue=subjects.POLICY_QUEUE, max_workers=settings.request_workers
-    )(checker.on_request)
+    checker = RecipientChecker(service, holder, settings.directory_timeout, cache)
+    senders = SenderChecker(service, lambda: checker.trust, settings.dn_match, checker.ask_directory)
+    operators = OperatorLookup(lambda: checker.trust)
+    for subject, handler in (
+        (subjects.RCPT_CHECK, checker.on_request),
+        (subjects.SENDER_CHECK, senders.on_request),
+        (subjects.OPERATOR_LOOKUP, operators.on_request),
+    ):
+        service.broker.subscriber(subject, queue=subjects.POLICY_QUEUE, max_workers=settings.request_workers)(
+            handler
+        )
     work_consumer(
         service, streams.ROUTER, MessageReceived, Router(service).on_received, workers=settings.route_batch
     )
-    return service
+    return Policy(service, holder, sync)

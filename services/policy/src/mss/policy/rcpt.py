@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import nats.errors
 from faststream.nats import NatsMessage
 from mss.bus import subjects
@@ -34,14 +36,20 @@ class RecipientChecker:
     def __init__(
         self,
         service: BusService,
-        trust: TrustList,
+        trust: Callable[[], TrustList],
         directory_timeout: float,
         cache: TtlCache[AddressLookupReply],
     ) -> None:
         self.service = service
-        self.trust = trust
+        self.current_trust = trust
         self.directory_timeout = directory_timeout
         self.cache = cache
+
+    @property
+    def trust(self) -> TrustList:
+        """The list in force now (swapped atomically by the holder; nothing awaits between a
+        verdict and the version it records, so both come from the same list)."""
+        return self.current_trust()
 
     async def ask_directory(self, address: str, headers: dict[str, str]) -> AddressLookupReply | None:
         """The directory's answer (possibly cached), or None when it does not answer in time."""
@@ -70,7 +78,7 @@ class RecipientChecker:
         if found is None:
             verdict = refuse(451, "4.4.3", "Directory not available, try again later")
         else:
-            verdict = decide_recipient(request.recipient, found, self.trust)
+            verdict = decide_recipient(request.recipient, found, self.trust, request.listener)
             verdict.directory_version = found.directory_version
         verdict.trust_list_version = self.trust.version
         if verdict.verdict == Verdict.VERDICT_ACCEPT:

@@ -5,18 +5,37 @@ from __future__ import annotations
 from pathlib import Path
 
 from mss.core.settings import ServiceSettings
+from mss.core.tls import DnMatch
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
 class PolicySettings(ServiceSettings):
-    """Policy: the allowed-domain list and the bound on directory lookups."""
+    """Policy: the allowed-domain list, its source and refresh, and the bound on directory lookups."""
 
     model_config = SettingsConfigDict(env_prefix="MSS_POLICY_", extra="ignore")
 
     trust_list_path: Path = Field(
         default=Path("deploy/demo/listeblanchemssante.xml"),
-        description="ANS allowed-domain list (listeblanchemssante.xml format)",
+        description="ANS allowed-domain list (listeblanchemssante.xml format), used when no URL is set",
+    )
+    trust_list_url: str = Field(
+        default="", description="HTTPS URL of the allowed-domain list (takes precedence over the path)"
+    )
+    trust_list_checksum_url: str = Field(
+        default="",
+        description="SHA-256 of the list in ANS `checksum` format: an HTTPS URL or a file (empty: none)",
+    )
+    trust_list_ca_file: Path | None = Field(
+        default=None, description="PEM CA bundle pinned for the HTTPS source (the system store is never used)"
+    )
+    trust_list_refresh: float = Field(
+        default=3600.0, description="Seconds between checks of the source for a new list (0: never)"
+    )
+    trust_list_max_bytes: int = Field(default=20_000_000, description="Largest list accepted, bytes")
+    trust_list_fetch_timeout: float = Field(default=30.0, description="Bound on one download, seconds")
+    dn_match: DnMatch = Field(
+        default=DnMatch.DN, description="Match a peer's certificate on the listed full DN (dn) or CN (cn)"
     )
     directory_timeout: float = Field(default=1.0, description="Bound on a directory lookup, seconds")
     directory_cache_ttl: float = Field(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree
@@ -39,6 +40,14 @@ class TrustList:
     def allows(self, domain: str) -> bool:
         """True when ``domain`` belongs to the trust space."""
         return canonical_domain(domain) in self.domains
+
+    def generated(self) -> datetime | None:
+        """``DateDeGeneration`` as an aware UTC datetime, or None when absent or unreadable."""
+        try:
+            moment = datetime.fromisoformat(self.generated_at)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _text(element: Element, tag: str) -> str:

@@ -6,6 +6,7 @@ from mss.policy.domain.trustlist import TrustList
 from mss.v1 import (
     AddressLookupReply,
     DomainMode,
+    Listener,
     MailboxStatus,
     MailboxType,
     RecipientCheckReply,
@@ -38,8 +39,17 @@ def domain_of(address: str) -> str | None:
     return domain.lower() if at and local and domain else None
 
 
-def decide_recipient(address: str, found: AddressLookupReply, trust: TrustList) -> RecipientCheckReply:
-    """The verdict for one recipient, given the directory's answer and the allowed-domain list."""
+def decide_recipient(
+    address: str,
+    found: AddressLookupReply,
+    trust: TrustList,
+    listener: Listener.ValueType = Listener.LISTENER_UNSPECIFIED,
+) -> RecipientCheckReply:
+    """The verdict for one recipient, given the directory's answer and the allowed-domain list.
+
+    Mail from another operator (peer listener) may only be addressed to our own domains: we are
+    never a relay between two other operators.
+    """
     domain = domain_of(address)
     if domain is None:
         return refuse(553, "5.1.3", "Malformed recipient address")
@@ -58,5 +68,7 @@ def decide_recipient(address: str, found: AddressLookupReply, trust: TrustList) 
             route = Route(kind=RouteKind.ROUTE_KIND_LOCAL, tenant_id=found.tenant_id)
         return accept(route)
     if trust.allows(domain):
+        if listener == Listener.LISTENER_PEER:
+            return refuse(550, "5.7.1", "Relaying denied: recipient is not hosted here")
         return accept(Route(kind=RouteKind.ROUTE_KIND_PEER))
     return refuse(550, "5.7.1", "Recipient domain is outside the MSSante trust space")

@@ -1,0 +1,1 @@
+"""The ``mss`` command: operate a running backbone over NATS."""

@@ -1,0 +1,63 @@
+"""MAIL FROM checks for peer operators (R-TRUST-7): the sender's domain is listed, and the TLS
+client certificate presented is one the list names for that domain."""
+
+from __future__ import annotations
+
+from mss.core.tls import DnMatch, dn_matches
+from mss.policy.domain.trustlist import TrustList, canonical_domain
+from mss.v1 import AddressLookupReply, MailboxStatus, MailboxType, PeerCertificate, SenderCheckReply, Verdict
+
+
+def certificate_matches(listed_dn: str, certificate: PeerCertificate, match: DnMatch) -> bool:
+    """True when ``certificate`` is the one a list entry names."""
+    return dn_matches(listed_dn, certificate.subject_dn, certificate.common_name, match)
+
+
+def refuse(code: int, enhanced: str, reason: str) -> SenderCheckReply:
+    """A refusal."""
+    verdict = Verdict.VERDICT_TEMPFAIL if 400 <= code < 500 else Verdict.VERDICT_REFUSE
+    return SenderCheckReply(verdict=verdict, smtp_code=code, enhanced_code=enhanced, reason=reason)
+
+
+def decide_peer_sender(
+    mail_from: str, certificate: PeerCertificate | None, trust: TrustList, match: DnMatch
+) -> SenderCheckReply:
+    """The verdict on a peer operator's MAIL FROM."""
+    if certificate is None or not certificate.subject_dn:
+        return refuse(530, "5.7.0", "A client certificate is required")
+    if not mail_from:  # null sender (DSN, MDN): any listed operator certificate will do
+        candidates = [dn for dns in trust.domains.values() for dn in dns]
+    else:
+        domain = mail_from.rpartition("@")[2]
+        if not domain or canonical_domain(domain) not in trust.domains:
+            return refuse(550, "5.7.1", "Sender domain is outside the MSSante trust space")
+        candidates = list(trust.domains[canonical_domain(domain)])
+    if not any(certificate_matches(dn, certificate, match) for dn in candidates):
+        return refuse(550, "5.7.1", "Client certificate is not listed for the sender's domain")
+    return SenderCheckReply(
+        verdict=Verdict.VERDICT_ACCEPT, smtp_code=250, enhanced_code="2.1.0", reason="Sender OK"
+    )
+
+
+def decide_submission_sender(
+    mail_from: str, certificate: PeerCertificate | None, found: AddressLookupReply | None
+) -> SenderCheckReply:
+    """The verdict on a MAIL FROM at submission authenticated by a client certificate.
+
+    An applicative mailbox sends with the certificate registered for it (R-TLS-6); the mailbox must
+    be active. Personal and organisational mailboxes authenticate with SMTP AUTH instead.
+    """
+    if certificate is None or not certificate.subject_dn:
+        return refuse(530, "5.7.0", "Authentication required")
+    if found is None:
+        return refuse(451, "4.4.3", "Directory not available, try again later")
+    denied = refuse(553, "5.7.1", f"Not authorised to send as <{mail_from}>")
+    if not found.mailbox_found or found.mailbox_type != MailboxType.MAILBOX_TYPE_APP:
+        return denied
+    if found.mailbox_status != MailboxStatus.MAILBOX_STATUS_ACTIVE or not found.certificate_dn:
+        return denied
+    if not dn_matches(found.certificate_dn, certificate.subject_dn, certificate.common_name, DnMatch.DN):
+        return denied
+    return SenderCheckReply(
+        verdict=Verdict.VERDICT_ACCEPT, smtp_code=250, enhanced_code="2.1.0", reason="Sender OK"
+    )

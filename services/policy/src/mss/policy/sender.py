@@ -1,0 +1,72 @@
+"""MAIL FROM checks of peer operators: audit every refusal with its reason and list version."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from faststream.nats import NatsMessage
+from mss.bus.codec import decode, encode
+from mss.bus.headers import trace_headers
+from mss.bus.service import BusService
+from mss.core.tls import DnMatch
+from mss.policy.domain.senders import decide_peer_sender, decide_submission_sender
+from mss.policy.domain.trustlist import TrustList
+from mss.v1 import (
+    AddressLookupReply,
+    AuditCode,
+    Listener,
+    RecipientStatus,
+    SenderCheckReply,
+    SenderCheckRequest,
+    Verdict,
+)
+
+Lookup = Callable[[str, dict[str, str]], Awaitable[AddressLookupReply | None]]
+"""Ask the directory about an address (None: no answer in time)."""
+
+
+class SenderChecker:
+    """Answers SenderCheckRequest with the current allowed-domain list."""
+
+    def __init__(
+        self, service: BusService, trust: Callable[[], TrustList], match: DnMatch, directory: Lookup
+    ) -> None:
+        self.service = service
+        self.trust = trust
+        self.match = match
+        self.directory = directory
+
+    async def check(
+        self, request: SenderCheckRequest, headers: dict[str, str], trace_id: str
+    ) -> SenderCheckReply:
+        """Decide; audit refusals."""
+        trust = self.trust()
+        certificate = request.peer_certificate if request.HasField("peer_certificate") else None
+        if request.listener == Listener.LISTENER_PEER:
+            verdict = decide_peer_sender(request.mail_from, certificate, trust, self.match)
+        else:
+            found = await self.directory(request.mail_from, headers) if certificate is not None else None
+            verdict = decide_submission_sender(request.mail_from, certificate, found)
+        verdict.trust_list_version = trust.version
+        if verdict.verdict != Verdict.VERDICT_ACCEPT:
+            auditor = self.service.auditor
+            event = auditor.event(
+                code=AuditCode.AUDIT_CODE_SENDER_REFUSED,
+                message_id=request.message_id,
+                mail_from=request.mail_from,
+                status=RecipientStatus.RECIPIENT_STATUS_REFUSED,
+                reply=f"{verdict.smtp_code} {verdict.enhanced_code} {verdict.reason}",
+                reason=f"{verdict.reason} (client {request.client_address})",
+                trust_list_version=trust.version,
+                trace_id=trace_id,
+            )
+            if certificate is not None:
+                event.tls.CopyFrom(certificate)
+            await auditor.emit(event)
+        return verdict
+
+    async def on_request(self, body: bytes, msg: NatsMessage) -> bytes:
+        """NATS request handler."""
+        request = decode(SenderCheckRequest, body)
+        trace_id, headers = trace_headers(msg.headers)
+        return encode(await self.check(request, headers, trace_id))
