@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import ssl
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -43,6 +44,8 @@ class DriverConfig:
     payload: bytes
     helo: str = "bench-driver.localdomain"
     timeout: float = 60.0
+    tls: ssl.SSLContext | None = None
+    """STARTTLS with this context (client certificate included) before sending."""
 
 
 @dataclass
@@ -114,6 +117,12 @@ async def _session(cfg: DriverConfig, budget: _Budget, result: DriverResult) -> 
         await _reply(reader, cfg.timeout, "220", "greeting")
         writer.write(f"EHLO {cfg.helo}\r\n".encode())
         await _reply(reader, cfg.timeout, "250", "EHLO")
+        if cfg.tls is not None:
+            writer.write(b"STARTTLS\r\n")
+            await _reply(reader, cfg.timeout, "220", "STARTTLS")
+            await asyncio.wait_for(writer.start_tls(cfg.tls), cfg.timeout)
+            writer.write(f"EHLO {cfg.helo}\r\n".encode())
+            await _reply(reader, cfg.timeout, "250", "EHLO after STARTTLS")
         while budget.take():
             result.latencies_ms.append(await _send_one(reader, writer, cfg))
             result.sent += 1
@@ -152,7 +161,19 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--to", dest="recipient", default="user@autre-operateur.mssante.fr")
     parser.add_argument("--timeout", type=float, default=60.0, help="per SMTP step, seconds")
     parser.add_argument("--latencies", action="store_true", help="include every latency sample in the JSON")
+    parser.add_argument("--tls-cert", type=Path, help="STARTTLS presenting this certificate chain (PEM)")
+    parser.add_argument("--tls-key", type=Path, help="its private key (PEM)")
+    parser.add_argument("--tls-ca", type=Path, help="CA bundle the server certificate must chain to")
     return parser.parse_args(argv)
+
+
+def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if args.tls_cert is None:
+        return None
+    context = ssl.create_default_context(cafile=args.tls_ca)
+    context.check_hostname = False  # operators are identified by certificate DN, not host name
+    context.load_cert_chain(args.tls_cert, args.tls_key)
+    return context
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         recipient=args.recipient,
         payload=wire_payload(args.message),
         timeout=args.timeout,
+        tls=_tls(args),
     )
     result = asyncio.run(run_driver(cfg))
     summary = result.summary()

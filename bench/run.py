@@ -214,6 +214,8 @@ class Bench:
         self.count_delivery: dict[str, bool] = {}
         self.sink: SmtpSink | None = None
         self.postfix: PostfixInstance | None = None
+        self.target_tls: tuple[Path, Path, Path] | None = None
+        """STARTTLS identity for the target (mss requires mutual TLS); smtp-source cannot do it."""
 
     def prepare_messages(self) -> None:
         for size in self.sizes:
@@ -285,6 +287,7 @@ class Bench:
             run_timeout=self.args.run_timeout,
             deliver_timeout=self.args.deliver_timeout,
             smtp_timeout=self.args.smtp_timeout,
+            tls=self.target_tls if path == "target" else None,
         )
 
     def run_one(self, path: str, tool: str, size: int, messages: int, repeat: int) -> RunResult:
@@ -319,19 +322,25 @@ class Bench:
         if count <= 0:
             return
         for path in self.endpoints:
-            log(f"warm-up: {count} x {size_label(size)} via smtp-source -> {path}")
-            self.run_one(path, TOOL_SOURCE, size, count, repeat=-1)
+            tool = TOOL_DRIVER if path == "target" and self.target_tls is not None else TOOL_SOURCE
+            log(f"warm-up: {count} x {size_label(size)} via {tool} -> {path}")
+            self.run_one(path, tool, size, count, repeat=-1)
 
     def run_all(self) -> list[RunResult]:
         runs: list[RunResult] = []
-        total = self.args.repeat * len(self.sizes) * len(self.endpoints) * len(self.args.tools)
+        plan = [
+            (path, tool)
+            for path in self.endpoints
+            for tool in self.args.tools
+            if not (path == "target" and tool == TOOL_SOURCE and self.target_tls is not None)
+        ]
+        total = self.args.repeat * len(self.sizes) * len(plan)
         for repeat in range(self.args.repeat):
             for size in self.sizes:
-                for path in self.endpoints:
-                    for tool in self.args.tools:
-                        run = self.run_one(path, tool, size, self.counts[size], repeat)
-                        runs.append(run)
-                        log(f"[{len(runs)}/{total}] {progress_line(run)}")
+                for path, tool in plan:
+                    run = self.run_one(path, tool, size, self.counts[size], repeat)
+                    runs.append(run)
+                    log(f"[{len(runs)}/{total}] {progress_line(run)}")
         return runs
 
 
@@ -380,11 +389,12 @@ def execute(args: argparse.Namespace) -> int:
         bench.prepare_messages()
         sink = bench.start_sink(stack)
         if args.mss:
-            from backbone import private_backbone
+            from backbone import RECIPIENT, SENDER, private_backbone
 
             log("mss: starting a private backbone")
-            args.target = stack.enter_context(private_backbone(work, sink.port))
-            args.target_sink_port = sink.port
+            target = stack.enter_context(private_backbone(work, sink.port))
+            args.target, args.target_sink_port, bench.target_tls = target.address, sink.port, target.tls
+            args.sender, args.recipient = SENDER, RECIPIENT
         bench.start_postfix(stack, sink.port)
         bench.add_target()
         if not bench.endpoints:

@@ -36,6 +36,8 @@ class Load:
     run_timeout: float
     deliver_timeout: float
     smtp_timeout: float = 60.0
+    tls: tuple[Path, Path, Path] | None = None
+    """STARTTLS identity (certificate chain, key, CA bundle); the driver only."""
 
 
 @dataclass
@@ -103,6 +105,8 @@ def run_driver(load: Load) -> _Timing:
     opts = {"--host": load.host, "--port": load.port, "--message": load.message_file}
     opts |= {"--sessions": load.sessions, "--messages": load.messages, "--timeout": load.smtp_timeout}
     opts |= {"--from": load.sender, "--to": load.recipient}
+    if load.tls is not None:
+        opts |= {"--tls-cert": load.tls[0], "--tls-key": load.tls[1], "--tls-ca": load.tls[2]}
     cmd = [sys.executable, str(DRIVER), *_flags(opts)]
     try:
         result = subprocess.run(
