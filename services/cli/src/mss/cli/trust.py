@@ -6,6 +6,7 @@ Exit status: 0 success (``show``: the domain is listed), 1 ``show``: not listed,
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,16 +33,19 @@ async def connected(settings: CliSettings) -> AsyncIterator[NATS]:
         return None
 
     try:
-        client = await nats.connect(
-            settings.nats_url.split(","),
-            connect_timeout=settings.timeout,
-            allow_reconnect=False,
-            max_reconnect_attempts=0,
-            error_cb=quiet,
+        client = await asyncio.wait_for(  # nats-py keeps retrying a refused connection by itself
+            nats.connect(
+                settings.nats_url.split(","),
+                connect_timeout=settings.timeout,
+                allow_reconnect=False,
+                max_reconnect_attempts=0,
+                error_cb=quiet,
+            ),
+            settings.timeout,
         )
     except Exception as exc:  # nats-py raises several unrelated types for "no server"
         raise UnavailableError(
-            f"cannot reach NATS at {settings.nats_url}: {exc or type(exc).__name__}"
+            f"cannot reach NATS at {settings.nats_url}: {str(exc) or type(exc).__name__}"
         ) from exc
     try:
         yield client
