@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 from mss.core.tls import DnMatch
-from mss.policy.domain.senders import certificate_matches, decide_peer_sender, decide_submission_sender
+from mss.policy.domain.senders import (
+    certificate_matches,
+    decide_authenticated_sender,
+    decide_peer_sender,
+    decide_submission_sender,
+)
 from mss.policy.domain.trustlist import TrustList
 from mss.v1 import AddressLookupReply, MailboxStatus, MailboxType, PeerCertificate, Verdict
 
@@ -107,3 +112,27 @@ def test_submission_refusals(
     certificate: PeerCertificate | None, found: AddressLookupReply | None, code: int
 ) -> None:
     assert decide_submission_sender("dpi@chu-demo.mssante.fr", certificate, found).smtp_code == code
+
+
+SENDERS = ("jean.martin@chu-demo.mssante.fr", "cardiologie@chu-demo.mssante.fr")
+
+
+@pytest.mark.parametrize(
+    ("mail_from", "code"),
+    [
+        ("jean.martin@chu-demo.mssante.fr", 250),
+        ("Cardiologie@CHU-Demo.mssante.fr", 250),  # a delegated mailbox, any case
+        ("", 250),  # an MDN from the authenticated user
+        ("claire.durand@ch-exemple.mssante.fr", 553),
+        ("dpi@chu-demo.mssante.fr", 553),
+        ("jean.martin@chu-demo.mssante.fr.evil.example", 553),
+    ],
+)
+def test_an_authenticated_identity_sends_as_its_own_and_delegated_mailboxes_only(
+    mail_from: str, code: int
+) -> None:
+    verdict = decide_authenticated_sender(mail_from, SENDERS)
+    assert verdict.smtp_code == code
+    if code == 553:
+        assert (verdict.verdict, verdict.enhanced_code) == (Verdict.VERDICT_REFUSE, "5.7.1")
+        assert mail_from in verdict.reason

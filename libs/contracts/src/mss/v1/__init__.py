@@ -2,7 +2,7 @@
 
 from mss.v1.audit_pb2 import AuditCode, AuditEvent, RecipientStatus
 from mss.v1.common_pb2 import BlobRef, Listener, MailboxType, PeerCertificate, Recipient, Route, RouteKind
-from mss.v1.directory_pb2 import AddressLookupReply, AddressLookupRequest, DomainMode, MailboxStatus
+from mss.v1.directory_pb2 import AddressLookupReply, AddressLookupRequest, AuthMechanism, AuthOutcome, AuthenticateReply, AuthenticateRequest, DomainMode, MailboxStatus
 from mss.v1.message_pb2 import DeliveryRequested, MessageReceived
 from mss.v1.policy_pb2 import OperatorLookupReply, OperatorLookupRequest, RecipientCheckReply, RecipientCheckRequest, SenderCheckReply, SenderCheckRequest, Verdict
 from mss.v1.storage_pb2 import MailboxEntry, MailboxListReply, MailboxListRequest, MessageFetchReply, MessageFetchRequest
@@ -12,6 +12,10 @@ __all__ = [
     "AddressLookupRequest",
     "AuditCode",
     "AuditEvent",
+    "AuthMechanism",
+    "AuthOutcome",
+    "AuthenticateReply",
+    "AuthenticateRequest",
     "BlobRef",
     "DeliveryRequested",
     "DomainMode",

@@ -33,6 +33,10 @@ class _AuditCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditCode.V
     """Policy could not decide in time for a recipient."""
     AUDIT_CODE_SENDER_REFUSED: _AuditCode.ValueType  # 103
     """Policy refused a sender at MAIL FROM time (e.g. certificate DN not listed for its domain)."""
+    AUDIT_CODE_AUTH_SUCCEEDED: _AuditCode.ValueType  # 104
+    """A client authenticated at submission (SMTP AUTH); the identity is in `reason`, never a secret."""
+    AUDIT_CODE_AUTH_FAILED: _AuditCode.ValueType  # 105
+    """An authentication at submission failed or was throttled; the login is in `mail_from`."""
     AUDIT_CODE_MESSAGE_ACCEPTED: _AuditCode.ValueType  # 200
     """Ingress durably accepted a message (250 given); its recipients were accepted at RCPT time."""
     AUDIT_CODE_MESSAGE_TEMPFAIL: _AuditCode.ValueType  # 201
@@ -59,6 +63,10 @@ AUDIT_CODE_RCPT_TEMPFAIL: AuditCode.ValueType  # 102
 """Policy could not decide in time for a recipient."""
 AUDIT_CODE_SENDER_REFUSED: AuditCode.ValueType  # 103
 """Policy refused a sender at MAIL FROM time (e.g. certificate DN not listed for its domain)."""
+AUDIT_CODE_AUTH_SUCCEEDED: AuditCode.ValueType  # 104
+"""A client authenticated at submission (SMTP AUTH); the identity is in `reason`, never a secret."""
+AUDIT_CODE_AUTH_FAILED: AuditCode.ValueType  # 105
+"""An authentication at submission failed or was throttled; the login is in `mail_from`."""
 AUDIT_CODE_MESSAGE_ACCEPTED: AuditCode.ValueType  # 200
 """Ingress durably accepted a message (250 given); its recipients were accepted at RCPT time."""
 AUDIT_CODE_MESSAGE_TEMPFAIL: AuditCode.ValueType  # 201

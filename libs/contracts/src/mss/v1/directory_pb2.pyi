@@ -3,8 +3,10 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from mss.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
@@ -69,6 +71,66 @@ MAILBOX_STATUS_SUSPENDED: MailboxStatus.ValueType  # 2
 MAILBOX_STATUS_DELETED: MailboxStatus.ValueType  # 3
 """Deleted; the address is never reused for another person."""
 Global___MailboxStatus: _TypeAlias = MailboxStatus  # noqa: Y015
+
+class _AuthMechanism:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AuthMechanismEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuthMechanism.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    AUTH_MECHANISM_UNSPECIFIED: _AuthMechanism.ValueType  # 0
+    """Unknown."""
+    AUTH_MECHANISM_PLAIN: _AuthMechanism.ValueType  # 1
+    """RFC 4616 PLAIN: login and password."""
+    AUTH_MECHANISM_LOGIN: _AuthMechanism.ValueType  # 2
+    """LOGIN: login and password in two steps."""
+    AUTH_MECHANISM_XOAUTH2: _AuthMechanism.ValueType  # 3
+    """XOAUTH2: a Pro Sante Connect access token for a mailbox address."""
+
+class AuthMechanism(_AuthMechanism, metaclass=_AuthMechanismEnumTypeWrapper):
+    """SASL mechanism of an authentication at submission."""
+
+AUTH_MECHANISM_UNSPECIFIED: AuthMechanism.ValueType  # 0
+"""Unknown."""
+AUTH_MECHANISM_PLAIN: AuthMechanism.ValueType  # 1
+"""RFC 4616 PLAIN: login and password."""
+AUTH_MECHANISM_LOGIN: AuthMechanism.ValueType  # 2
+"""LOGIN: login and password in two steps."""
+AUTH_MECHANISM_XOAUTH2: AuthMechanism.ValueType  # 3
+"""XOAUTH2: a Pro Sante Connect access token for a mailbox address."""
+Global___AuthMechanism: _TypeAlias = AuthMechanism  # noqa: Y015
+
+class _AuthOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AuthOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuthOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    AUTH_OUTCOME_UNSPECIFIED: _AuthOutcome.ValueType  # 0
+    """No outcome."""
+    AUTH_OUTCOME_ACCEPTED: _AuthOutcome.ValueType  # 1
+    """Credentials valid: the identity may send as `senders`."""
+    AUTH_OUTCOME_INVALID: _AuthOutcome.ValueType  # 2
+    """Credentials invalid (535)."""
+    AUTH_OUTCOME_TEMPFAIL: _AuthOutcome.ValueType  # 3
+    """Could not decide now, e.g. the token introspection endpoint is down (454)."""
+    AUTH_OUTCOME_THROTTLED: _AuthOutcome.ValueType  # 4
+    """Too many recent failures for this login or client address (454)."""
+
+class AuthOutcome(_AuthOutcome, metaclass=_AuthOutcomeEnumTypeWrapper):
+    """Outcome of an authentication."""
+
+AUTH_OUTCOME_UNSPECIFIED: AuthOutcome.ValueType  # 0
+"""No outcome."""
+AUTH_OUTCOME_ACCEPTED: AuthOutcome.ValueType  # 1
+"""Credentials valid: the identity may send as `senders`."""
+AUTH_OUTCOME_INVALID: AuthOutcome.ValueType  # 2
+"""Credentials invalid (535)."""
+AUTH_OUTCOME_TEMPFAIL: AuthOutcome.ValueType  # 3
+"""Could not decide now, e.g. the token introspection endpoint is down (454)."""
+AUTH_OUTCOME_THROTTLED: AuthOutcome.ValueType  # 4
+"""Too many recent failures for this login or client address (454)."""
+Global___AuthOutcome: _TypeAlias = AuthOutcome  # noqa: Y015
 
 @_typing.final
 class AddressLookupRequest(_message.Message):
@@ -145,3 +207,73 @@ class AddressLookupReply(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AddressLookupReply: _TypeAlias = AddressLookupReply  # noqa: Y015
+
+@_typing.final
+class AuthenticateRequest(_message.Message):
+    """Ingress asks the directory to authenticate a submission client. Carries a secret: never logged."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MECHANISM_FIELD_NUMBER: _builtins.int
+    LOGIN_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    CLIENT_ADDRESS_FIELD_NUMBER: _builtins.int
+    mechanism: Global___AuthMechanism.ValueType
+    """Mechanism used."""
+    login: _builtins.str
+    """The login (PLAIN, LOGIN) or the mailbox address given with the token (XOAUTH2)."""
+    secret: _builtins.bytes
+    """The password or the access token."""
+    client_address: _builtins.str
+    """Client IP address."""
+    def __init__(
+        self,
+        *,
+        mechanism: Global___AuthMechanism.ValueType = ...,
+        login: _builtins.str = ...,
+        secret: _builtins.bytes = ...,
+        client_address: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_address", b"client_address", "login", b"login", "mechanism", b"mechanism", "secret", b"secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuthenticateRequest: _TypeAlias = AuthenticateRequest  # noqa: Y015
+
+@_typing.final
+class AuthenticateReply(_message.Message):
+    """The directory's answer to an AuthenticateRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    IDENTITY_FIELD_NUMBER: _builtins.int
+    SENDERS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    outcome: Global___AuthOutcome.ValueType
+    """The outcome."""
+    identity: _builtins.str
+    """Who authenticated, e.g. a mailbox address or "RPPS 10001234567"."""
+    reason: _builtins.str
+    """Why it failed (for the audit trail; not shown to the client)."""
+    @_builtins.property
+    def senders(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Mailboxes the identity may send as: its own and the organisational ones delegated to it."""
+
+    def __init__(
+        self,
+        *,
+        outcome: Global___AuthOutcome.ValueType = ...,
+        identity: _builtins.str = ...,
+        senders: _abc.Iterable[_builtins.str] | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "outcome", b"outcome", "reason", b"reason", "senders", b"senders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuthenticateReply: _TypeAlias = AuthenticateReply  # noqa: Y015

@@ -97,6 +97,8 @@ class SenderCheckRequest(_message.Message):
     CLIENT_ADDRESS_FIELD_NUMBER: _builtins.int
     LISTENER_FIELD_NUMBER: _builtins.int
     PEER_CERTIFICATE_FIELD_NUMBER: _builtins.int
+    AUTH_IDENTITY_FIELD_NUMBER: _builtins.int
+    AUTH_SENDERS_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     """Queue id of the transaction."""
     mail_from: _builtins.str
@@ -105,9 +107,15 @@ class SenderCheckRequest(_message.Message):
     """Client IP address."""
     listener: _common_pb2.Listener.ValueType
     """Listener of the session."""
+    auth_identity: _builtins.str
+    """Submission: the identity authenticated by SMTP AUTH (empty when none)."""
     @_builtins.property
     def peer_certificate(self) -> _common_pb2.PeerCertificate:
         """The client's verified TLS certificate (absent without TLS)."""
+
+    @_builtins.property
+    def auth_senders(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Submission: the mailboxes that identity may send as (its own and delegated ones)."""
 
     def __init__(
         self,
@@ -117,10 +125,12 @@ class SenderCheckRequest(_message.Message):
         client_address: _builtins.str = ...,
         listener: _common_pb2.Listener.ValueType = ...,
         peer_certificate: _common_pb2.PeerCertificate | None = ...,
+        auth_identity: _builtins.str = ...,
+        auth_senders: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["peer_certificate", b"peer_certificate"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_address", b"client_address", "listener", b"listener", "mail_from", b"mail_from", "message_id", b"message_id", "peer_certificate", b"peer_certificate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth_identity", b"auth_identity", "auth_senders", b"auth_senders", "client_address", b"client_address", "listener", b"listener", "mail_from", b"mail_from", "message_id", b"message_id", "peer_certificate", b"peer_certificate"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

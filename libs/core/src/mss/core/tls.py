@@ -90,6 +90,17 @@ def client_context(files: TlsFiles) -> ssl.SSLContext:
     return context
 
 
+def pinned_context(ca_file: Path) -> ssl.SSLContext:
+    """An HTTPS client context that trusts ``ca_file`` only, TLS 1.2 at least, host names checked."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_verify_locations(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the pinned CA file {ca_file}: {exc}") from exc
+    return context
+
+
 @dataclass(frozen=True)
 class PeerCertificate:
     """What the audit and the policy need of a verified peer certificate."""

@@ -1,22 +1,49 @@
-"""The directory service: answers address lookups over NATS request/reply."""
+"""The directory service: address lookups and submission authentication over NATS request/reply."""
 
 from __future__ import annotations
+
+import logging
 
 import asyncpg
 from faststream.nats import NatsMessage
 from mss.bus import subjects
 from mss.bus.codec import decode, encode
+from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
+from mss.core.errors import UnavailableError
 from mss.db.pool import create_pool
+from mss.directory.auth.authenticate import Authenticator
+from mss.directory.auth.introspection import Introspector
+from mss.directory.auth.passwords import Cost
+from mss.directory.auth.throttle import FailureLimiter
 from mss.directory.lookup import lookup
 from mss.directory.settings import DirectorySettings
-from mss.v1 import AddressLookupRequest
+from mss.v1 import AddressLookupRequest, AuthenticateReply, AuthenticateRequest, AuthOutcome
+
+log = logging.getLogger(__name__)
+
+
+def introspector(settings: DirectorySettings) -> Introspector | None:
+    """The PSC token checker, when an endpoint is configured."""
+    if not settings.introspection_url:
+        return None
+    return Introspector(
+        settings.introspection_url,
+        settings.introspection_client_id,
+        settings.introspection_client_secret.get_secret_value(),
+        ca_file=settings.introspection_ca_file,
+        issuer=settings.introspection_issuer,
+        timeout=settings.introspection_timeout,
+    )
 
 
 def build(settings: DirectorySettings) -> BusService:
     """Wire the service: its broker, subscribers and database pool."""
     service = BusService("directory", settings)
     pools: list[asyncpg.Pool] = []
+    authenticators: list[Authenticator] = []
+    tokens = introspector(settings)
+    limiter = FailureLimiter(settings.auth_max_failures, settings.auth_failure_window)
 
     @service.broker.subscriber(
         subjects.DIRECTORY_LOOKUP, queue=subjects.DIRECTORY_QUEUE, max_workers=settings.request_workers
@@ -25,10 +52,32 @@ def build(settings: DirectorySettings) -> BusService:
         request = decode(AddressLookupRequest, body)
         return encode(await lookup(pools[0], request.address))
 
+    @service.broker.subscriber(
+        subjects.AUTHENTICATE, queue=subjects.DIRECTORY_QUEUE, max_workers=settings.request_workers
+    )
+    async def on_authenticate(body: bytes, msg: NatsMessage) -> bytes:
+        request = decode(AuthenticateRequest, body)
+        trace_id, _ = trace_headers(msg.headers)
+        try:
+            reply = await authenticators[0].authenticate(request, trace_id)
+        except (UnavailableError, asyncpg.PostgresError, OSError) as exc:
+            log.error("authentication not decided", extra={"error": str(exc)})
+            reply = AuthenticateReply(
+                outcome=AuthOutcome.AUTH_OUTCOME_TEMPFAIL, reason="directory unavailable"
+            )
+        return encode(reply)
+
     async def start() -> None:
-        pools.append(await create_pool(settings))
+        pool = await create_pool(settings)
+        pools.append(pool)
+        cost = Cost(log2_n=settings.password_cost)
+        authenticators.append(
+            Authenticator(pool, service.auditor, limiter, tokens, cost, settings.hash_workers)
+        )
 
     async def stop() -> None:
+        if tokens is not None:
+            await tokens.close()
         for pool in pools:
             await pool.close()
 

@@ -10,7 +10,11 @@ Format (see ``deploy/demo/seed.yaml``)::
         domains: [{name: chu-demo.mssante.fr, mode: saas}]
         mailboxes:
           - {address: jean.martin@chu-demo.mssante.fr, type: PER}
+          - {address: cardiologie@chu-demo.mssante.fr, type: ORG, delegates: [jean.martin@...]}
           - {address: dpi@chu-demo.mssante.fr, type: APP, certificate_dn: "CN=dpi.chu-demo.example,..."}
+
+``rpps`` is the national identifier of a personal mailbox's owner (the person a Pro Sante Connect
+token names); ``delegates`` are the personal mailboxes that may send as an organisational one.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from mss.core.errors import DataError
 from mss.directory.settings import DirectorySettings
 
 _FINESS = re.compile(r"^[0-9A-B]{9}$")
+_RPPS = re.compile(r"^[0-9]{11}$")
 _TYPES = {"PER", "ORG", "APP", "CAB"}
 _MODES = {"saas", "proxy"}
 
@@ -40,6 +45,12 @@ def load_seed(path: Path) -> dict[str, Any]:
         raise DataError(f"{path}: cannot read seed: {exc}") from exc
     if not isinstance(data, dict) or "ght" not in data or "establishments" not in data:
         raise DataError(f"{path}: a seed needs 'ght' and 'establishments'")
+    personal = {
+        str(box["address"]).lower()
+        for est in data["establishments"]
+        for box in est.get("mailboxes", [])
+        if box.get("type") == "PER"
+    }
     for est in data["establishments"]:
         where = f"{path}: establishment {est.get('id')!r}"
         if est.get("finess") is not None and not _FINESS.match(str(est["finess"])):
@@ -62,6 +73,16 @@ def load_seed(path: Path) -> dict[str, Any]:
                 raise DataError(
                     f"{where}: mailbox {address}: only applicative mailboxes have a certificate_dn"
                 )
+            if box.get("rpps") is not None and (box["type"] != "PER" or not _RPPS.match(str(box["rpps"]))):
+                raise DataError(f"{where}: mailbox {address}: rpps is 11 digits, on personal mailboxes only")
+            delegates = [str(d).lower() for d in box.get("delegates", [])]
+            if delegates and box["type"] not in ("ORG", "CAB"):
+                raise DataError(f"{where}: mailbox {address}: only organisational mailboxes have delegates")
+            for delegate in delegates:
+                if delegate not in personal:
+                    raise DataError(
+                        f"{where}: mailbox {address}: delegate {delegate} is not a personal mailbox"
+                    )
     return data
 
 
@@ -95,16 +116,29 @@ async def apply_seed(conn: asyncpg.Connection, data: dict[str, Any]) -> None:
             for box in est.get("mailboxes", []):
                 address = box["address"].lower()
                 await conn.execute(
-                    "INSERT INTO mailboxes (address, tenant_id, domain, type, display_name, certificate_dn)"
-                    " VALUES ($1, $2, $3, $4, $5, $6)"
-                    " ON CONFLICT (address) DO UPDATE SET display_name = $5, certificate_dn = $6",
+                    "INSERT INTO mailboxes"
+                    " (address, tenant_id, domain, type, display_name, certificate_dn, owner_rpps)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                    " ON CONFLICT (address) DO UPDATE"
+                    " SET display_name = $5, certificate_dn = $6, owner_rpps = $7",
                     address,
                     est["id"],
                     address.rpartition("@")[2],
                     box["type"],
                     box.get("name"),
                     box.get("certificate_dn"),
+                    str(box["rpps"]) if box.get("rpps") is not None else None,
                 )
+        for est in data["establishments"]:  # delegates may belong to another establishment of the GHT
+            for box in est.get("mailboxes", []):
+                address = box["address"].lower()
+                await conn.execute("DELETE FROM delegations WHERE mailbox = $1", address)
+                for delegate in box.get("delegates", []):
+                    await conn.execute(
+                        "INSERT INTO delegations (mailbox, delegate) VALUES ($1, $2)",
+                        address,
+                        delegate.lower(),
+                    )
         await conn.execute("UPDATE directory_meta SET version = version + 1")
 
 

@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mss.core.settings import DatabaseSettings
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 
 class DirectorySettings(DatabaseSettings):
-    """Directory: PostgreSQL holds tenants, domains and mailboxes."""
+    """Directory: PostgreSQL holds tenants, domains, mailboxes, credentials and delegations."""
 
     model_config = SettingsConfigDict(env_prefix="MSS_DIRECTORY_", extra="ignore")
 
     http_port: int = 8081
+    password_cost: int = Field(
+        default=15, ge=10, le=20, description="scrypt cost of new password hashes: N = 2**password_cost"
+    )
+    hash_workers: int = Field(default=2, ge=1, description="Password hashes computed at once (CPU bound)")
+    auth_max_failures: int = Field(
+        default=5, ge=1, description="Failed authentications per login or client address in the window"
+    )
+    auth_failure_window: float = Field(
+        default=300.0, gt=0, description="Seconds a failed authentication counts against the limit"
+    )
+    introspection_url: str = Field(
+        default="", description="Pro Sante Connect token introspection endpoint (https); empty: no XOAUTH2"
+    )
+    introspection_client_id: str = Field(default="", description="Our client id at the identity provider")
+    introspection_client_secret: SecretStr = Field(
+        default=SecretStr(""), description="Our client secret at the identity provider"
+    )
+    introspection_ca_file: Path | None = Field(
+        default=None, description="CA file pinned for the endpoint (default: the system's)"
+    )
+    introspection_issuer: str = Field(default="", description="Expected `iss` of tokens (empty: any)")
+    introspection_timeout: float = Field(default=5.0, gt=0, description="Bound on one introspection, s")

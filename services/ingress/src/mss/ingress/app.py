@@ -7,6 +7,7 @@ from mss.bus.service import BusService
 from mss.ingress.handler import IngressHandler
 from mss.ingress.server import Listeners
 from mss.ingress.settings import IngressSettings
+from mss.ingress.submission import SubmissionHandler
 from mss.v1 import Listener
 
 
@@ -14,8 +15,8 @@ def build(settings: IngressSettings) -> BusService:
     """Wire the service: it owns the work and body streams."""
     service = BusService("ingress", settings, owns=[streams.WORK, streams.BLOBS], needs=[streams.AUDIT])
     handlers = {
-        listener: IngressHandler(service, settings, listener)
-        for listener in (Listener.LISTENER_PEER, Listener.LISTENER_SUBMISSION)
+        Listener.LISTENER_PEER: IngressHandler(service, settings, Listener.LISTENER_PEER),
+        Listener.LISTENER_SUBMISSION: SubmissionHandler(service, settings, Listener.LISTENER_SUBMISSION),
     }
     listeners = Listeners(handlers, settings)
     service.startup.append(listeners.start)

@@ -23,6 +23,7 @@ from mss.core.errors import ContractError
 from mss.core.ids import new_queue_id, new_trace_id, traceparent
 from mss.core.tls import peer_certificate
 from mss.ingress import replies
+from mss.ingress.auth import Authenticated
 from mss.ingress.headers import summarise
 from mss.ingress.settings import IngressSettings
 from mss.v1 import (
@@ -53,6 +54,8 @@ class Transaction:
     recipients: list[Recipient] = field(default_factory=list)
     trust_list_version: str = ""
     directory_version: str = ""
+    identity: str = ""
+    """Who authenticated at submission (SMTP AUTH), if anyone."""
 
 
 def transaction(envelope: Envelope) -> Transaction:
@@ -72,13 +75,27 @@ class IngressHandler:
         self.settings = settings
         self.listener = listener
 
-    async def ask_policy(self, subject: str, request: Message, kind: type[R], trace_id: str) -> R | None:
-        """Policy's verdict, or None when it does not answer within the bound."""
+    offers_auth = False
+    """Whether EHLO advertises SMTP AUTH (only the submission listener's handler does)."""
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """aiosmtpd's EHLO lines, without AUTH where no mechanism is offered."""
+        session.host_name = hostname
+        if self.offers_auth:
+            return responses
+        return [line for line in responses if not line.startswith("250-AUTH")]
+
+    async def ask(
+        self, subject: str, request: Message, kind: type[R], trace_id: str, timeout: float | None = None
+    ) -> R | None:
+        """Another service's answer, or None when it does not answer within the bound."""
         try:
             reply = await self.service.broker.connection.request(
                 subject,
                 encode(request),
-                timeout=self.settings.policy_timeout,
+                timeout=timeout or self.settings.policy_timeout,
                 headers={hdr.TRACEPARENT: traceparent(trace_id)},
             )
             return decode(kind, reply.data)
@@ -88,7 +105,7 @@ class IngressHandler:
             nats.errors.ConnectionClosedError,
             ContractError,
         ):
-            log.warning("policy unavailable", extra={"subject": subject})
+            log.warning("no answer", extra={"subject": subject})
             return None
 
     async def handle_MAIL(
@@ -96,8 +113,8 @@ class IngressHandler:
     ) -> str:
         """Require TLS, have policy check the sender, and start a transaction (queue and trace ids).
 
-        Peer operators are identified by their certificate's DN; at submission an applicative
-        mailbox sends with its registered certificate (SMTP AUTH for people comes separately).
+        Peer operators are identified by their certificate's DN; at submission people send after
+        SMTP AUTH and an applicative mailbox with its registered certificate.
         """
         ssl_object = (session.ssl or {}).get("ssl_object")
         if ssl_object is None:
@@ -107,12 +124,16 @@ class IngressHandler:
         request = SenderCheckRequest(
             message_id=tx.message_id,
             mail_from=address,
-            client_address=_peer_ip(session),
+            client_address=peer_ip(session),
             listener=self.listener,
         )
         if facts is not None:
             request.peer_certificate.CopyFrom(PeerCertificate(**asdict(facts)))
-        verdict = await self.ask_policy(subjects.SENDER_CHECK, request, SenderCheckReply, tx.trace_id)
+        auth = session.auth_data
+        if session.authenticated and isinstance(auth, Authenticated):
+            request.auth_identity = tx.identity = auth.identity
+            request.auth_senders.extend(auth.senders)
+        verdict = await self.ask(subjects.SENDER_CHECK, request, SenderCheckReply, tx.trace_id)
         if verdict is None:
             return replies.S451_POLICY_UNAVAILABLE
         if verdict.verdict != Verdict.VERDICT_ACCEPT:
@@ -135,10 +156,10 @@ class IngressHandler:
             message_id=tx.message_id,
             mail_from=envelope.mail_from,
             recipient=address,
-            client_address=_peer_ip(session),
+            client_address=peer_ip(session),
             listener=self.listener,
         )
-        verdict = await self.ask_policy(subjects.RCPT_CHECK, request, RecipientCheckReply, tx.trace_id)
+        verdict = await self.ask(subjects.RCPT_CHECK, request, RecipientCheckReply, tx.trace_id)
         if verdict is None:
             return replies.S451_POLICY_UNAVAILABLE
         if verdict.verdict != Verdict.VERDICT_ACCEPT:
@@ -169,7 +190,7 @@ class IngressHandler:
             mail_from=envelope.mail_from or "",
             recipients=tx.recipients,
             body=body,
-            client_address=_peer_ip(session),
+            client_address=peer_ip(session),
             helo=session.host_name or "",
             header_message_id=header_id,
             mss_headers=mss_headers,
@@ -183,7 +204,8 @@ class IngressHandler:
             mail_from=event.mail_from,
             status=RecipientStatus.RECIPIENT_STATUS_QUEUED,
             reply=replies.queued(tx.message_id),
-            reason=f"{body.size} bytes from {event.client_address} for {len(tx.recipients)} recipient(s)",
+            reason=f"{body.size} bytes from {event.client_address} for {len(tx.recipients)} recipient(s)"
+            + (f", authenticated as {tx.identity}" if tx.identity else ""),
             trust_list_version=tx.trust_list_version,
             directory_version=tx.directory_version,
             trace_id=tx.trace_id,
@@ -216,6 +238,7 @@ class IngressHandler:
             log.warning("orphan body left to expire", extra={"location": body.location})
 
 
-def _peer_ip(session: Session) -> str:
+def peer_ip(session: Session) -> str:
+    """The client's IP address."""
     peer = session.peer
     return str(peer[0]) if isinstance(peer, tuple) and peer else ""

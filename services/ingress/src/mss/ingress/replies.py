@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+S235_AUTHENTICATED = "235 2.7.0 Authentication successful"
 S250_SENDER_OK = "250 2.1.0 Sender OK"
 S250_RECIPIENT_OK = "250 2.1.5 Recipient OK"
 S451_POLICY_UNAVAILABLE = "451 4.4.3 Policy service not available, try again later"
@@ -9,6 +10,13 @@ S451_NOT_QUEUED = "451 4.3.0 Message not queued, try again later"
 S452_TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 S530_STARTTLS_FIRST = "530 5.7.0 Must issue a STARTTLS command first"
 S503_NO_MAIL = "503 5.5.1 Error: need MAIL command"
+S421_TOO_MANY_AUTH_FAILURES = "421 4.7.0 Too many failed authentications, closing connection"
+S454_AUTH_UNAVAILABLE = "454 4.7.0 Temporary authentication failure, try again later"
+S454_AUTH_THROTTLED = "454 4.7.0 Too many failed authentications, try again later"
+S501_BAD_BASE64 = "501 5.5.2 Cannot decode base64"
+S501_BAD_PLAIN = "501 5.5.2 Malformed PLAIN response"
+S501_BAD_XOAUTH2 = "501 5.5.2 Malformed XOAUTH2 response"
+S535_INVALID = "535 5.7.8 Authentication credentials invalid"
 S554_NO_VALID_RECIPIENTS = "554 5.5.1 Error: no valid recipients"
 
 

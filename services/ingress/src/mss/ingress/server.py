@@ -2,7 +2,8 @@
 
 Both listeners offer STARTTLS and accept no transaction before it. The peer listener requires a
 client certificate chaining to the IGC-Santé CA (verified, and checked against the CRL); the
-submission listener accepts one (applicative mailboxes) but does not require it.
+submission listener accepts one (applicative mailboxes) but does not require it, and offers SMTP
+AUTH once TLS is on.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from mss.core.tls import server_context
 from mss.ingress.handler import IngressHandler
 from mss.ingress.settings import IngressSettings
 from mss.ingress.smtp import FastSMTP
+from mss.ingress.submission import MECHANISMS
 from mss.v1 import Listener
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,8 @@ class Listeners:
         }
 
     def protocol(self, listener: Listener.ValueType) -> FastSMTP:
-        """One SMTP protocol instance per connection."""
+        """One SMTP protocol instance per connection; SMTP AUTH only at submission, inside TLS."""
+        offered = self.settings.auth_mechanisms if listener == Listener.LISTENER_SUBMISSION else []
         return FastSMTP(
             self.handlers[listener],
             hostname=self.settings.hostname,
@@ -50,6 +53,7 @@ class Listeners:
             tls_context=self.contexts[listener],
             require_starttls=False,  # enforced at MAIL FROM with an enhanced status code
             auth_require_tls=True,
+            auth_exclude_mechanism=[m for m in MECHANISMS if m not in offered],
         )
 
     async def start(self) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mss.core.settings import ServiceSettings
 from mss.core.tls import MSSANTE_CIPHERS, TlsFiles
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 
@@ -24,6 +24,14 @@ class IngressSettings(ServiceSettings):
     max_message_size: int = Field(default=25 * 1024 * 1024, description="SIZE limit, bytes")
     max_recipients: int = Field(default=100, description="Recipients per message")
     policy_timeout: float = Field(default=2.0, description="Bound on a policy verdict, seconds")
+    auth_timeout: float = Field(default=10.0, description="Bound on an authentication by the directory, s")
+    auth_session_failures: int = Field(
+        default=3, ge=1, description="Failed authentications after which a session is closed"
+    )
+    auth_mechanisms: list[str] = Field(
+        default=["PLAIN", "LOGIN", "XOAUTH2"],
+        description="SASL mechanisms offered at submission, after STARTTLS (subset of PLAIN LOGIN XOAUTH2)",
+    )
     publish_timeout: float = Field(default=5.0, description="Bound on a durable publish, seconds")
     reuse_port: bool = Field(default=False, description="SO_REUSEPORT: several processes share a port")
     tls_cert_file: Path | None = Field(default=None, description="Server certificate chain (PEM), required")
@@ -37,6 +45,14 @@ class IngressSettings(ServiceSettings):
     tls_reload_interval: float = Field(
         default=3600.0, description="Seconds between re-reads of the TLS files (new CRL, renewed certificate)"
     )
+
+    @field_validator("auth_mechanisms")
+    @classmethod
+    def _known_mechanisms(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - {"PLAIN", "LOGIN", "XOAUTH2"})
+        if unknown:
+            raise ValueError(f"unknown SASL mechanism(s) {unknown}: choose among PLAIN LOGIN XOAUTH2")
+        return value
 
     def tls_files(self) -> TlsFiles:
         """The TLS configuration of both listeners."""

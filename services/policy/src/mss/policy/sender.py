@@ -1,4 +1,4 @@
-"""MAIL FROM checks of peer operators: audit every refusal with its reason and list version."""
+"""MAIL FROM checks (peer operators, submission): audit every refusal with its reason and list version."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from mss.bus.codec import decode, encode
 from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
 from mss.core.tls import DnMatch
-from mss.policy.domain.senders import decide_peer_sender, decide_submission_sender
+from mss.policy.domain.senders import (
+    decide_authenticated_sender,
+    decide_peer_sender,
+    decide_submission_sender,
+)
 from mss.policy.domain.trustlist import TrustList
 from mss.v1 import (
     AddressLookupReply,
@@ -44,6 +48,8 @@ class SenderChecker:
         certificate = request.peer_certificate if request.HasField("peer_certificate") else None
         if request.listener == Listener.LISTENER_PEER:
             verdict = decide_peer_sender(request.mail_from, certificate, trust, self.match)
+        elif request.auth_identity:
+            verdict = decide_authenticated_sender(request.mail_from, request.auth_senders)
         else:
             found = await self.directory(request.mail_from, headers) if certificate is not None else None
             verdict = decide_submission_sender(request.mail_from, certificate, found)
@@ -56,7 +62,8 @@ class SenderChecker:
                 mail_from=request.mail_from,
                 status=RecipientStatus.RECIPIENT_STATUS_REFUSED,
                 reply=f"{verdict.smtp_code} {verdict.enhanced_code} {verdict.reason}",
-                reason=f"{verdict.reason} (client {request.client_address})",
+                reason=f"{verdict.reason} (client {request.client_address}"
+                + (f", authenticated as {request.auth_identity})" if request.auth_identity else ")"),
                 trust_list_version=trust.version,
                 trace_id=trace_id,
             )

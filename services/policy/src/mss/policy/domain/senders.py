@@ -3,6 +3,8 @@ client certificate presented is one the list names for that domain."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mss.core.tls import DnMatch, dn_matches
 from mss.policy.domain.trustlist import TrustList, canonical_domain
 from mss.v1 import AddressLookupReply, MailboxStatus, MailboxType, PeerCertificate, SenderCheckReply, Verdict
@@ -39,10 +41,24 @@ def decide_peer_sender(
     )
 
 
+def decide_authenticated_sender(mail_from: str, senders: Sequence[str]) -> SenderCheckReply:
+    """The verdict on a MAIL FROM at submission after SMTP AUTH (R-AUTH-5).
+
+    The identity may send as the mailboxes the directory gave at authentication: its own and the
+    organisational ones delegated to it. The null sender (an MDN, RFC 8098) is allowed: the audit
+    trail names the identity.
+    """
+    if mail_from and mail_from.strip().lower() not in senders:
+        return refuse(553, "5.7.1", f"Not authorised to send as <{mail_from}>")
+    return SenderCheckReply(
+        verdict=Verdict.VERDICT_ACCEPT, smtp_code=250, enhanced_code="2.1.0", reason="Sender OK"
+    )
+
+
 def decide_submission_sender(
     mail_from: str, certificate: PeerCertificate | None, found: AddressLookupReply | None
 ) -> SenderCheckReply:
-    """The verdict on a MAIL FROM at submission authenticated by a client certificate.
+    """The verdict on a MAIL FROM at submission without SMTP AUTH: a client certificate is needed.
 
     An applicative mailbox sends with the certificate registered for it (R-TLS-6); the mailbox must
     be active. Personal and organisational mailboxes authenticate with SMTP AUTH instead.

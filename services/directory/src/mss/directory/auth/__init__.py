@@ -1,0 +1,1 @@
+"""Authentication of submission clients: passwords, Pro Sante Connect tokens, failure limits."""
