@@ -140,6 +140,25 @@ async def test_applicative_mailbox_sends_to_another_operator_over_mutual_tls(bac
     assert len(event.tls.fingerprint_sha256) == 64
 
 
+async def test_a_person_authenticated_by_password_sends_as_a_delegated_service(
+    backbone: Stack, audit
+) -> None:
+    assert backbone.pki is not None
+    organisational = "cardiologie@chu-demo.mssante.fr"  # delegated to jean.martin@ in the demo seed
+    client = await smtp.connect(backbone.layout.submission, smtp.client_tls(None, backbone.pki.ca))
+    try:
+        await client.login(SAAS_PER, backbone.demo_passwords()[SAAS_PER])
+        refused, reply = await client.sendmail(organisational, [PEER], MESSAGE)
+    finally:
+        await client.quit()
+    assert refused == {}
+    queue_id = reply.rsplit(" ", 1)[1]
+    await relayed_through(backbone, audit, PEER, "peer_operator", queue_id)
+    accepted = await audit.wait_for(queue_id, AuditCode.AUDIT_CODE_MESSAGE_ACCEPTED)
+    assert accepted.mail_from == organisational
+    assert accepted.reason.endswith(f"authenticated as {SAAS_PER}")
+
+
 async def relayed_through(backbone: Stack, audit, recipient: str, sink: str, queue_id: str):
     """Wait for the relay of ``queue_id`` and check the next hop got the exact bytes; return the event."""
     content = MESSAGE

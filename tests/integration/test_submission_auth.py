@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 from mss.bus import streams, subjects
 from mss.bus.codec import decode
+from mss.core.errors import DataError
 from mss.devstack.pki import Issued, LocalPki
 from mss.devstack.ports import free_port
 from mss.directory.app import build as build_directory
@@ -377,3 +378,24 @@ async def test_an_unreachable_identity_provider_is_a_temporary_failure(
         await client.quit()
     failed = await wait_for(submission.audit, AuditCode.AUDIT_CODE_AUTH_FAILED)
     assert "HTTP 503" in failed[0].reason
+
+
+@pytest.mark.parametrize(
+    ("address", "password", "message"),
+    [
+        ("dpi@chu-demo.mssante.fr", "long-enough-password", "authenticates by certificate"),
+        ("nobody@chu-demo.mssante.fr", "long-enough-password", "no mailbox"),
+        (JEAN, "short", "at least 12 characters"),
+    ],
+)
+async def test_passwords_are_refused_where_they_make_no_sense(
+    accounts: str, address: str, password: str, message: str
+) -> None:
+    conn = await asyncpg.connect(accounts)
+    try:
+        with pytest.raises(DataError, match=message):
+            await set_password(conn, address, password, FAST)
+        stored = await conn.fetchval("SELECT count(*) FROM mailbox_credentials WHERE address = $1", address)
+        assert stored == (1 if address == JEAN else 0)  # Jean keeps the password set by the fixture
+    finally:
+        await conn.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import yaml
 from mss.db.migrate import migrate
 from mss.devstack.demo import DemoPki, demo_pki
 from mss.devstack.layout import SERVICES, Layout
@@ -58,6 +60,7 @@ class Stack:
         subprocess.run(
             python_module("mss.directory.seed", str(self.seed)), env={**os.environ, **env}, check=True
         )
+        self.set_demo_passwords(env)
         for sink in self.sinks:
             port = getattr(self.layout, sink)
             tls = []
@@ -94,6 +97,40 @@ class Stack:
             self.wait_ready(name)
         for sink in self.sinks:
             wait_listening("127.0.0.1", getattr(self.layout, sink), 20, f"demo mail server {sink}")
+
+    @property
+    def passwords_file(self) -> Path:
+        """``ADDRESS PASSWORD`` lines: the SMTP AUTH passwords of the demo's people and services."""
+        return self.layout.home / "demo-passwords"
+
+    def demo_passwords(self) -> dict[str, str]:
+        """The demo passwords (empty before the first ``up``)."""
+        if not self.passwords_file.exists():
+            return {}
+        lines = self.passwords_file.read_text(encoding="utf-8").splitlines()
+        return dict(line.split(" ", 1) for line in lines if " " in line)
+
+    def set_demo_passwords(self, env: dict[str, str]) -> None:
+        """Give every personal and organisational mailbox of the seed a password (kept across runs)."""
+        seed = yaml.safe_load(self.seed.read_text(encoding="utf-8"))
+        addresses = [
+            str(box["address"]).lower()
+            for establishment in seed["establishments"]
+            for box in establishment.get("mailboxes", [])
+            if box.get("type") in ("PER", "ORG")
+        ]
+        known = self.demo_passwords()
+        passwords = {address: known.get(address) or secrets.token_urlsafe(12) for address in addresses}
+        subprocess.run(
+            python_module("mss.directory.password", *passwords),
+            input="".join(f"{password}\n" for password in passwords.values()),
+            text=True,
+            env={**os.environ, **env},
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        self.passwords_file.touch(mode=0o600)
+        self.passwords_file.write_text("".join(f"{a} {p}\n" for a, p in passwords.items()), encoding="utf-8")
 
     def start_infrastructure(self) -> None:
         """nats-server and PostgreSQL, unless already running."""
@@ -158,6 +195,7 @@ class Stack:
             ),
             ("demo peer operator", f"127.0.0.1:{lay.peer_operator} -> {lay.home / 'mail' / 'peer_operator'}"),
             ("demo PKI (CA, CRL, certificates)", str(self.pki_folder)),
+            ("demo SMTP AUTH passwords", str(self.passwords_file)),
         ]
         rows += [
             (f"{name} /healthz /readyz /metrics", f"http://127.0.0.1:{port}")

@@ -1,8 +1,8 @@
 """Set the password of a personal or organisational mailbox (stored as a slow salted hash).
 
-``python -m mss.directory.password ADDRESS`` reads the password from the first line of standard
-input (never from the command line, where other users could see it); ``--generate`` makes a random
-one and prints it once.
+``python -m mss.directory.password ADDRESS...`` reads one password per address, a line each, from
+standard input (never from the command line, where other users could see it); ``--generate``
+makes random ones and prints them once, ``ADDRESS PASSWORD`` per line.
 """
 
 from __future__ import annotations
@@ -39,27 +39,33 @@ async def set_password(conn: asyncpg.Connection, address: str, password: str, co
     )
 
 
-async def _run(settings: DirectorySettings, address: str, password: str) -> None:
+async def _run(settings: DirectorySettings, passwords: dict[str, str]) -> None:
     conn = await asyncpg.connect(settings.database_url)
     try:
-        await set_password(conn, address, password, Cost(log2_n=settings.password_cost))
+        async with conn.transaction():  # all or nothing
+            for address, password in passwords.items():
+                await set_password(conn, address, password, Cost(log2_n=settings.password_cost))
     finally:
         await conn.close()
 
 
 def main() -> int:
-    """``python -m mss.directory.password ADDRESS [--generate]``."""
+    """``python -m mss.directory.password ADDRESS... [--generate]``."""
     parser = argparse.ArgumentParser(prog="python -m mss.directory.password")
-    parser.add_argument("address")
-    parser.add_argument("--generate", action="store_true", help="make a random password and print it")
+    parser.add_argument("addresses", nargs="+", metavar="ADDRESS")
+    parser.add_argument("--generate", action="store_true", help="make random passwords and print them")
     args = parser.parse_args()
-    password = secrets.token_urlsafe(18) if args.generate else sys.stdin.readline().rstrip("\r\n")
+    passwords = {
+        address: secrets.token_urlsafe(18) if args.generate else sys.stdin.readline().rstrip("\r\n")
+        for address in args.addresses
+    }
     try:
-        asyncio.run(_run(DirectorySettings(), args.address, password))
+        asyncio.run(_run(DirectorySettings(), passwords))
     except DataError as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(password if args.generate else f"password set for {args.address}")
+    for address, password in passwords.items():
+        print(f"{address} {password}" if args.generate else f"password set for {address}")
     return 0
 
 
