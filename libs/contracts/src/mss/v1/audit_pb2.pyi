@@ -51,6 +51,10 @@ class _AuditCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditCode.V
     """Egress got a temporary failure; will retry."""
     AUDIT_CODE_BOUNCED: _AuditCode.ValueType  # 502
     """Egress got a permanent failure or gave up."""
+    AUDIT_CODE_DIRECTORY_CHANGED: _AuditCode.ValueType  # 600
+    """An administrator changed the directory (GHT, establishment, domain, mailbox, delegation);
+    `reason` says who and what, `recipient` names the mailbox when it is about one.
+    """
 
 class AuditCode(_AuditCode, metaclass=_AuditCodeEnumTypeWrapper):
     """Stable numeric id of every audit event; grouped by hop. Never renumber."""
@@ -81,6 +85,10 @@ AUDIT_CODE_DEFERRED: AuditCode.ValueType  # 501
 """Egress got a temporary failure; will retry."""
 AUDIT_CODE_BOUNCED: AuditCode.ValueType  # 502
 """Egress got a permanent failure or gave up."""
+AUDIT_CODE_DIRECTORY_CHANGED: AuditCode.ValueType  # 600
+"""An administrator changed the directory (GHT, establishment, domain, mailbox, delegation);
+`reason` says who and what, `recipient` names the mailbox when it is about one.
+"""
 Global___AuditCode: _TypeAlias = AuditCode  # noqa: Y015
 
 class _RecipientStatus:

@@ -38,3 +38,15 @@ class DataError(MssError):
     """Input data (a seed, a list, a file) is malformed."""
 
     code = "mss.data"
+
+
+class NotFoundError(MssError):
+    """The named thing (tenant, domain, mailbox…) does not exist."""
+
+    code = "mss.not_found"
+
+
+class ConflictError(MssError):
+    """The change contradicts what exists: a duplicate, an address used before, a final state."""
+
+    code = "mss.conflict"

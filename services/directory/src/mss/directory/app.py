@@ -1,4 +1,5 @@
-"""The directory service: address lookups and submission authentication over NATS request/reply."""
+"""The directory service: address lookups and submission authentication over NATS request/reply, and the
+admin REST API on its HTTP port."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import logging
 
 import asyncpg
 from faststream.nats import NatsMessage
-from mss.bus import subjects
+from mss.bus import streams, subjects
 from mss.bus.codec import decode, encode
 from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
 from mss.core.errors import UnavailableError
 from mss.db.pool import create_pool
+from mss.directory.admin.api import AdminApi
 from mss.directory.auth.authenticate import Authenticator
 from mss.directory.auth.introspection import Introspector
 from mss.directory.auth.passwords import Cost
@@ -39,10 +41,10 @@ def introspector(settings: DirectorySettings) -> Introspector | None:
 
 def build(settings: DirectorySettings) -> BusService:
     """Wire the service: its broker, subscribers and database pool."""
-    service = BusService("directory", settings)
+    service = BusService("directory", settings, needs=[streams.AUDIT])
     pools: list[asyncpg.Pool] = []
     authenticators: list[Authenticator] = []
-    tokens = introspector(settings)
+    psc = introspector(settings)
     limiter = FailureLimiter(settings.auth_max_failures, settings.auth_failure_window)
 
     @service.broker.subscriber(
@@ -67,17 +69,18 @@ def build(settings: DirectorySettings) -> BusService:
             )
         return encode(reply)
 
+    admins = {name: token.get_secret_value() for name, token in settings.admin_tokens.items()}
+    AdminApi(lambda: pools[0], admins, service.auditor).mount(service.http)
+
     async def start() -> None:
         pool = await create_pool(settings)
         pools.append(pool)
         cost = Cost(log2_n=settings.password_cost)
-        authenticators.append(
-            Authenticator(pool, service.auditor, limiter, tokens, cost, settings.hash_workers)
-        )
+        authenticators.append(Authenticator(pool, service.auditor, limiter, psc, cost, settings.hash_workers))
 
     async def stop() -> None:
-        if tokens is not None:
-            await tokens.close()
+        if psc is not None:
+            await psc.close()
         for pool in pools:
             await pool.close()
 

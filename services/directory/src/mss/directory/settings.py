@@ -15,6 +15,10 @@ class DirectorySettings(DatabaseSettings):
     model_config = SettingsConfigDict(env_prefix="MSS_DIRECTORY_", extra="ignore")
 
     http_port: int = 8081
+    admin_tokens: dict[str, SecretStr] = Field(
+        default={},
+        description='Bearer tokens of the admin API by name, e.g. {"ops-alice": "…"} (none: API closed)',
+    )
     password_cost: int = Field(
         default=15, ge=10, le=20, description="scrypt cost of new password hashes: N = 2**password_cost"
     )

@@ -1,0 +1,1 @@
+"""The directory's admin API: the GHT, its establishments (tenants), domains and mailboxes."""

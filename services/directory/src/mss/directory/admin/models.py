@@ -1,0 +1,109 @@
+"""What the admin API accepts and returns; validation errors name the field and the rule."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Rpps = Annotated[str, Field(pattern=r"^[0-9]{11}$", description="RPPS number, 11 digits")]
+Finess = Annotated[str, Field(pattern=r"^[0-9A-B]{9}$", description="FINESS number, 9 characters")]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="Lowercase id: a-z 0-9 -")]
+DomainName = Annotated[
+    str,
+    Field(
+        pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+        max_length=253,
+        description="Lowercase domain name",
+    ),
+]
+Address = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+        max_length=254,
+        description="Mailbox address, lowercase",
+    ),
+]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+MailboxType = Literal["PER", "ORG", "APP", "CAB"]
+Status = Literal["active", "suspended", "deleted"]
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class GhtIn(Strict):
+    """The GHT of this installation."""
+
+    name: Text
+
+
+class TenantIn(Strict):
+    """An establishment of the GHT."""
+
+    id: Slug
+    name: Text
+    finess: Finess | None = None
+
+
+class DomainIn(Strict):
+    """A domain of an establishment: mailboxes hosted by us (saas) or relayed to its server (proxy)."""
+
+    name: DomainName
+    mode: Literal["saas", "proxy"]
+    smarthost: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")] | None = Field(
+        default=None, description="proxy mode: the establishment's server, host:port"
+    )
+
+    @model_validator(mode="after")
+    def _smarthost_for_proxy(self) -> DomainIn:
+        if (self.mode == "proxy") != (self.smarthost is not None):
+            raise ValueError("a smarthost is required in proxy mode and refused in saas mode")
+        return self
+
+
+class MailboxFields(Strict):
+    """The changeable fields of a mailbox (R-BAL-2)."""
+
+    display_name: Text | None = None
+    red_list: bool | None = Field(default=None, description="listeRouge: never published in the directory")
+    preferred_rank: Annotated[int, Field(ge=1, le=99)] | None = None
+    description: Text | None = Field(default=None, description="ORG, APP, CAB")
+    service: Text | None = Field(default=None, description="attachment service: ORG, APP")
+    operational_owner: Text | None = Field(default=None, description="ORG, APP; not public")
+    owner_rpps: Rpps | None = Field(default=None, description="PER, CAB: the owner's RPPS")
+    structure_finess: Finess | None = Field(default=None, description="ORG, APP: FINESS of the structure")
+    quota_bytes: Annotated[int, Field(ge=0)] | None = None
+    max_message_bytes: Annotated[int, Field(gt=0)] | None = None
+    certificate_dn: Annotated[str, Field(min_length=3, max_length=1000)] | None = Field(
+        default=None, description="APP: subject DN of the certificate it sends with"
+    )
+
+
+class MailboxIn(MailboxFields):
+    """A new mailbox: its address and type are final."""
+
+    address: Address
+    type: MailboxType
+
+
+class StatusChange(Strict):
+    """A lifecycle transition: active ⇄ suspended, either → deleted (final)."""
+
+    status: Status
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+# Which fields each mailbox type may carry (R-BAL-2).
+ALLOWED_BY_TYPE: dict[str, frozenset[str]] = {
+    "owner_rpps": frozenset({"PER", "CAB"}),
+    "description": frozenset({"ORG", "APP", "CAB"}),
+    "service": frozenset({"ORG", "APP"}),
+    "operational_owner": frozenset({"ORG", "APP"}),
+    "structure_finess": frozenset({"ORG", "APP"}),
+    "certificate_dn": frozenset({"APP"}),
+}

@@ -1,0 +1,245 @@
+"""The directory admin API over real HTTP, NATS and PostgreSQL: precise errors that change nothing,
+a lifecycle where every transition is recorded and audited, and lookups that follow at once."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import asyncpg
+import nats
+import pytest
+from mss.bus import streams, subjects
+from mss.bus.codec import decode, encode
+from mss.devstack.ports import free_port
+from mss.directory.app import build as build_directory
+from mss.directory.seed import apply_seed, load_seed
+from mss.directory.settings import DirectorySettings
+from mss.testing.fixtures import DEMO, RunningNats
+from mss.testing.inprocess import running
+from mss.v1 import AddressLookupReply, AddressLookupRequest, AuditCode, AuditEvent, MailboxStatus
+from openapi_spec_validator import validate
+
+pytestmark = pytest.mark.integration
+
+TOKEN = secrets.token_urlsafe(24)
+
+
+@dataclass
+class Admin:
+    """An HTTP client of the admin API, the bus, and what was audited."""
+
+    http: aiohttp.ClientSession
+    base: str
+    bus: nats.NATS
+    audit: list[AuditEvent]
+    database_url: str
+    tenant: str
+    domain: str
+
+    async def call(
+        self, method: str, path: str, body: Any = None, token: str | None = TOKEN
+    ) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.request(method, self.base + path, json=body, headers=headers) as response:
+            return response.status, await response.json()
+
+    async def lookup(self, address: str) -> AddressLookupReply:
+        reply = await self.bus.request(
+            subjects.DIRECTORY_LOOKUP, encode(AddressLookupRequest(address=address)), timeout=5
+        )
+        return decode(AddressLookupReply, reply.data)
+
+
+@pytest.fixture
+async def admin(nats_server: RunningNats, database_url: str) -> AsyncIterator[Admin]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await apply_seed(conn, load_seed(DEMO / "seed.yaml"))  # the installation's GHT: ght-demo
+    finally:
+        await conn.close()
+    bus = await nats.connect(nats_server.url)
+    for spec in streams.ALL:
+        await streams.ensure_stream(bus.jetstream(), spec)
+    audit: list[AuditEvent] = []
+
+    async def collect(msg: nats.aio.msg.Msg) -> None:
+        audit.append(decode(AuditEvent, msg.data))
+
+    await bus.subscribe(subjects.audit("directory"), cb=collect)
+    port = free_port()
+    settings = DirectorySettings(
+        nats_url=nats_server.url,
+        http_port=port,
+        database_url=database_url,
+        admin_tokens={"ops-alice": TOKEN},  # type: ignore[dict-item]
+    )
+    suffix = secrets.token_hex(4)
+    try:
+        async with running(build_directory(settings)), aiohttp.ClientSession() as http:
+            yield Admin(
+                http,
+                f"http://127.0.0.1:{port}",
+                bus,
+                audit,
+                database_url,
+                f"ch-{suffix}",
+                f"ch-{suffix}.mssante.fr",
+            )
+    finally:
+        await bus.close()
+
+
+async def directory_version(admin: Admin) -> int:
+    conn = await asyncpg.connect(admin.database_url)
+    try:
+        return int(await conn.fetchval("SELECT version FROM directory_meta"))
+    finally:
+        await conn.close()
+
+
+async def establishment(admin: Admin) -> None:
+    status, _ = await admin.call("POST", "/api/v1/tenants", {"id": admin.tenant, "name": "CH Test"})
+    assert status == 201
+    status, _ = await admin.call(
+        "POST", f"/api/v1/tenants/{admin.tenant}/domains", {"name": admin.domain, "mode": "saas"}
+    )
+    assert status == 201
+
+
+async def test_no_token_no_api_and_the_openapi_document_is_valid(admin: Admin) -> None:
+    assert (await admin.call("GET", "/api/v1/tenants", token=None))[0] == 401
+    assert (await admin.call("GET", "/api/v1/tenants", token="guessed-token"))[0] == 401
+    status, spec = await admin.call("GET", "/api/v1/openapi.json", token=None)
+    assert status == 200
+    validate(spec)
+    assert {"post", "get"} <= set(spec["paths"]["/api/v1/tenants/{tenant_id}/mailboxes"])
+    assert spec["components"]["schemas"]["MailboxIn"]["properties"]["owner_rpps"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "says"),
+    [
+        ("/api/v1/tenants", {"id": "Bad Id", "name": "x"}, 422, "id"),
+        ("/api/v1/tenants", {"id": "ok-id", "name": "x", "finess": "12345"}, 422, "finess"),
+        ("/api/v1/tenants", {"id": "ok-id", "name": "x", "colour": "red"}, 422, "colour"),
+        ("/api/v1/tenants", "not an object", 422, "body"),
+        ("/api/v1/tenants/{tenant}/domains", {"name": "x.mssante.fr", "mode": "proxy"}, 422, "smarthost"),
+        (
+            "/api/v1/tenants/{tenant}/mailboxes",
+            {"address": "a@elsewhere.mssante.fr", "type": "PER"},
+            422,
+            "outside",
+        ),
+        ("/api/v1/tenants/{tenant}/mailboxes", {"address": "a@{domain}", "type": "XYZ"}, 422, "type"),
+        (
+            "/api/v1/tenants/{tenant}/mailboxes",
+            {"address": "a@{domain}", "type": "PER", "owner_rpps": "123"},
+            422,
+            "owner_rpps",
+        ),
+        (
+            "/api/v1/tenants/{tenant}/mailboxes",
+            {"address": "a@{domain}", "type": "ORG", "owner_rpps": "10001234567"},
+            422,
+            "owner_rpps is not a field of ORG",
+        ),
+        (
+            "/api/v1/tenants/{tenant}/mailboxes",
+            {"address": "a@{domain}", "type": "PER", "certificate_dn": "CN=x"},
+            422,
+            "certificate_dn",
+        ),
+        ("/api/v1/tenants/nowhere/mailboxes", {"address": "a@x.mssante.fr", "type": "PER"}, 404, "nowhere"),
+        ("/api/v1/tenants", {"id": "chu-demo", "name": "again"}, 409, "exists"),
+    ],
+)
+async def test_invalid_requests_get_a_precise_error_and_change_nothing(
+    admin: Admin, path: str, body: Any, status: int, says: str
+) -> None:
+    await establishment(admin)
+    before = await directory_version(admin)
+    if isinstance(body, dict):
+        body = {k: v.format(domain=admin.domain) if isinstance(v, str) else v for k, v in body.items()}
+    got, error = await admin.call("POST", path.format(tenant=admin.tenant), body)
+    assert got == status, error
+    assert says in str(error)
+    assert await directory_version(admin) == before
+    _, boxes = await admin.call("GET", f"/api/v1/tenants/{admin.tenant}/mailboxes")
+    assert boxes == []
+
+
+async def test_a_mailbox_lifecycle_is_recorded_audited_and_seen_by_lookups(admin: Admin) -> None:
+    await establishment(admin)
+    address = f"dr.test@{admin.domain}"
+    box = {"address": address, "type": "PER", "display_name": "Dr Test", "owner_rpps": "10000000001"}
+    assert (await admin.call("POST", f"/api/v1/tenants/{admin.tenant}/mailboxes", box))[0] == 201
+    assert (await admin.call("POST", f"/api/v1/tenants/{admin.tenant}/mailboxes", box))[0] == 409
+    assert (await admin.lookup(address)).mailbox_status == MailboxStatus.MAILBOX_STATUS_ACTIVE
+
+    status, error = await admin.call("PATCH", f"/api/v1/mailboxes/{address}", {"type": "ORG"})
+    assert (status, error["message"]) == (422, "type cannot change after creation")
+    assert (await admin.call("PATCH", f"/api/v1/mailboxes/{address}", {"red_list": True}))[0] == 200
+
+    suspend = {"status": "suspended", "reason": "long leave"}
+    assert (await admin.call("POST", f"/api/v1/mailboxes/{address}/status", suspend))[0] == 200
+    assert (await admin.lookup(address)).mailbox_status == MailboxStatus.MAILBOX_STATUS_SUSPENDED
+    assert (await admin.call("POST", f"/api/v1/mailboxes/{address}/status", suspend))[0] == 409
+    back = {"status": "active", "reason": "back"}
+    assert (await admin.call("POST", f"/api/v1/mailboxes/{address}/status", back))[0] == 200
+    gone = {"status": "deleted", "reason": "left the establishment"}
+    assert (await admin.call("POST", f"/api/v1/mailboxes/{address}/status", gone))[0] == 200
+    status, error = await admin.call("POST", f"/api/v1/mailboxes/{address}/status", back)
+    assert (status, error["message"]) == (409, f"{address} is deleted: it cannot become active")
+    status, error = await admin.call("POST", f"/api/v1/tenants/{admin.tenant}/mailboxes", box)
+    assert (status, error["message"]) == (409, f"{address} was deleted: never reused")
+    assert (await admin.lookup(address)).mailbox_status == MailboxStatus.MAILBOX_STATUS_DELETED
+
+    _, shown = await admin.call("GET", f"/api/v1/mailboxes/{address}")
+    assert (shown["status"], shown["red_list"], shown["owner_rpps"]) == ("deleted", True, "10000000001")
+    _, events = await admin.call("GET", f"/api/v1/mailboxes/{address}/history")
+    assert [(e["action"], e["to_status"]) for e in events] == [
+        ("created", "active"),
+        ("updated", None),
+        ("status", "suspended"),
+        ("status", "active"),
+        ("status", "deleted"),
+    ]
+    assert {e["actor"] for e in events} == {"ops-alice"}
+    changes = await audited(admin, 7)  # establishment, domain, mailbox, update, three transitions
+    mine = [e for e in changes if e.recipient == address]
+    assert [e.reason.split(": ", 1)[1] for e in mine][
+        -1
+    ] == f"mailbox {address} active → deleted: left the establishment"
+    assert all(e.reason.startswith("by ops-alice: ") and e.tenant_id == admin.tenant for e in mine)
+
+
+async def test_delegations_go_to_people_only_and_end_cleanly(admin: Admin) -> None:
+    await establishment(admin)
+    service, person = f"secretariat@{admin.domain}", f"dr.x@{admin.domain}"
+    for body in ({"address": service, "type": "ORG"}, {"address": person, "type": "PER"}):
+        assert (await admin.call("POST", f"/api/v1/tenants/{admin.tenant}/mailboxes", body))[0] == 201
+    assert (await admin.call("PUT", f"/api/v1/mailboxes/{service}/delegates/{person}"))[0] == 200
+    assert (await admin.call("PUT", f"/api/v1/mailboxes/{service}/delegates/{person}"))[0] == 409
+    assert (await admin.call("PUT", f"/api/v1/mailboxes/{person}/delegates/{service}"))[0] == 422
+    _, shown = await admin.call("GET", f"/api/v1/mailboxes/{service}")
+    assert shown["delegates"] == [person]
+    assert (await admin.call("DELETE", f"/api/v1/mailboxes/{service}/delegates/{person}"))[0] == 200
+    assert (await admin.call("DELETE", f"/api/v1/mailboxes/{service}/delegates/{person}"))[0] == 409
+    _, shown = await admin.call("GET", f"/api/v1/mailboxes/{service}")
+    assert shown["delegates"] == []
+
+
+async def audited(admin: Admin, count: int) -> list[AuditEvent]:
+    """The directory-change events, once ``count`` have arrived (bounded wait)."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = [e for e in admin.audit if e.code == AuditCode.AUDIT_CODE_DIRECTORY_CHANGED]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.02)
