@@ -4,6 +4,8 @@ a lifecycle where every transition is recorded and audited, and lookups that fol
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +18,8 @@ import nats
 import pytest
 from mss.bus import streams, subjects
 from mss.bus.codec import decode, encode
+from mss.cli import __main__ as cli
+from mss.cli.settings import CliSettings
 from mss.devstack.ports import free_port
 from mss.directory.app import build as build_directory
 from mss.directory.seed import apply_seed, load_seed
@@ -243,3 +247,45 @@ async def audited(admin: Admin, count: int) -> list[AuditEvent]:
         if len(found) >= count or time.monotonic() > deadline:
             return found
         await asyncio.sleep(0.02)
+
+
+async def mss(admin: Admin, *argv: str, token: str = TOKEN, url: str = "") -> tuple[int, str, str]:
+    """Run the ``mss`` command against the admin API; return (status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    settings = CliSettings(admin_url=url or admin.base, admin_token=token, timeout=5)  # type: ignore[arg-type]
+    status = await cli.run(list(argv), settings, out, err)
+    return status, out.getvalue(), err.getvalue()
+
+
+async def test_the_mss_command_drives_the_registry(admin: Admin) -> None:
+    tenant, domain = admin.tenant, admin.domain
+    assert (await mss(admin, "tenant", "create", tenant, "--name", "CH Test", "--finess", "123456789"))[
+        0
+    ] == 0
+    assert (await mss(admin, "tenant", "add-domain", tenant, domain, "--mode", "saas"))[0] == 0
+    status, out, _ = await mss(
+        admin, "bal", "create", tenant, f"dr.a@{domain}", "--type", "PER", "--rpps", "10000000002"
+    )
+    assert (status, out.strip()) == (0, f"mailbox dr.a@{domain}: created (PER)")
+    status, _, err = await mss(
+        admin, "bal", "create", tenant, f"dr.b@{domain}", "--type", "PER", "--rpps", "12"
+    )
+    assert status == 1
+    assert "owner_rpps: String should match pattern" in err
+    assert (await mss(admin, "bal", "create", tenant, f"accueil@{domain}", "--type", "ORG"))[0] == 0
+    assert (await mss(admin, "bal", "delegate", f"accueil@{domain}", f"dr.a@{domain}"))[0] == 0
+    assert (await mss(admin, "bal", "set", f"dr.a@{domain}", "--red-list", "true", "--quota", "1000000"))[
+        0
+    ] == 0
+    assert (await mss(admin, "bal", "suspend", f"dr.a@{domain}", "--reason", "leave"))[0] == 0
+    status, out, _ = await mss(admin, "bal", "show", f"dr.a@{domain}")
+    shown = json.loads(out)
+    assert (shown["status"], shown["red_list"], shown["quota_bytes"]) == ("suspended", True, 1000000)
+    status, out, _ = await mss(admin, "bal", "list", tenant, "--status", "suspended")
+    assert [b["address"] for b in json.loads(out)] == [f"dr.a@{domain}"]
+    status, out, _ = await mss(admin, "tenant", "show", tenant)
+    assert json.loads(out)["domains"] == [{"name": domain, "mode": "saas", "smarthost": None}]
+    assert (await mss(admin, "bal", "show", f"dr.a@{domain}", token="wrong"))[0] == 1
+    status, _, err = await mss(admin, "tenant", "list", url=f"http://127.0.0.1:{free_port()}")
+    assert status == 2
+    assert "admin API at" in err

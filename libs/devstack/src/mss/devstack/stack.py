@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import secrets
 import subprocess
@@ -57,6 +58,7 @@ class Stack:
         asyncio.run(migrate(url))
         self.pki = pki = demo_pki(self.pki_folder)
         env = self.layout.environment(url, pki)
+        env["MSS_DIRECTORY_ADMIN_TOKENS"] = json.dumps({"local-admin": self.admin_token()})
         subprocess.run(
             python_module("mss.directory.seed", str(self.seed)), env={**os.environ, **env}, check=True
         )
@@ -97,6 +99,18 @@ class Stack:
             self.wait_ready(name)
         for sink in self.sinks:
             wait_listening("127.0.0.1", getattr(self.layout, sink), 20, f"demo mail server {sink}")
+
+    @property
+    def admin_token_file(self) -> Path:
+        """The bearer token of the admin API (``mss tenant …``, ``mss bal …`` read it from there)."""
+        return self.layout.home / "admin-token"
+
+    def admin_token(self) -> str:
+        """The local admin token, made once (mode 600)."""
+        if not self.admin_token_file.exists():
+            self.admin_token_file.touch(mode=0o600)
+            self.admin_token_file.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
+        return self.admin_token_file.read_text(encoding="utf-8").strip()
 
     @property
     def passwords_file(self) -> Path:
@@ -196,6 +210,7 @@ class Stack:
             ("demo peer operator", f"127.0.0.1:{lay.peer_operator} -> {lay.home / 'mail' / 'peer_operator'}"),
             ("demo PKI (CA, CRL, certificates)", str(self.pki_folder)),
             ("demo SMTP AUTH passwords", str(self.passwords_file)),
+            ("admin API token (mss tenant/bal)", str(self.admin_token_file)),
         ]
         rows += [
             (f"{name} /healthz /readyz /metrics", f"http://127.0.0.1:{port}")

@@ -3,6 +3,10 @@
 mss trust import FILE [--checksum FILE]
 mss trust show DOMAIN
 mss trust status
+mss tenant list | show ID | create ID --name N [--finess F] | add-domain ID DOMAIN --mode saas|proxy
+mss bal list TENANT | show ADDRESS | history ADDRESS | create TENANT ADDRESS --type T [...]
+mss bal set ADDRESS [...]
+mss bal suspend | activate | delete ADDRESS --reason R;  mss bal delegate | undelegate ORG PERSON
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 import nats.errors
-from mss.cli import trust
+from mss.cli import registry, trust
 from mss.cli.settings import CliSettings
 from mss.core.errors import MssError
 
@@ -32,6 +36,7 @@ def parser() -> argparse.ArgumentParser:
     shown = commands.add_parser("show", help="is DOMAIN listed? exit 0 if so, 1 if not")
     shown.add_argument("domain")
     commands.add_parser("status", help="version, date, size and source of the list in force")
+    registry.add_commands(groups)
     return root
 
 
@@ -45,6 +50,8 @@ async def run(
     args = parser().parse_args(argv)
     settings = settings if settings is not None else CliSettings()
     try:
+        if args.group in ("tenant", "bal"):
+            return await registry.run(args, settings, out, err)
         if args.command == "import":
             return await trust.import_list(settings, args.file, args.checksum, out)
         if args.command == "show":
