@@ -26,7 +26,7 @@ from mss.directory.seed import apply_seed, load_seed
 from mss.directory.settings import DirectorySettings
 from mss.testing.fixtures import DEMO, RunningNats
 from mss.testing.inprocess import running
-from mss.v1 import AddressLookupReply, AddressLookupRequest, AuditCode, AuditEvent, MailboxStatus
+from mss.v1 import AddressLookupReply, AddressLookupRequest, AuditCode, AuditEvent, MailboxStatus, RouteKind
 from openapi_spec_validator import validate
 
 pytestmark = pytest.mark.integration
@@ -289,3 +289,48 @@ async def test_the_mss_command_drives_the_registry(admin: Admin) -> None:
     status, _, err = await mss(admin, "tenant", "list", url=f"http://127.0.0.1:{free_port()}")
     assert status == 2
     assert "admin API at" in err
+
+
+async def test_correspondents_are_learnt_from_routing_events(admin: Admin) -> None:
+    await establishment(admin)
+    person = f"dr.c@{admin.domain}"
+    assert (
+        await admin.call(
+            "POST", f"/api/v1/tenants/{admin.tenant}/mailboxes", {"address": person, "type": "PER"}
+        )
+    )[0] == 201
+    js = admin.bus.jetstream()
+    for n, (sender, recipient, tenant, kind) in enumerate(
+        [
+            ("dr.x@autre-operateur.mssante.fr", person, admin.tenant, RouteKind.ROUTE_KIND_LOCAL),
+            (person, "dr.x@autre-operateur.mssante.fr", "", RouteKind.ROUTE_KIND_PEER),
+            (person, "jean.martin@chu-demo.mssante.fr", "chu-demo", RouteKind.ROUTE_KIND_LOCAL),
+        ]
+    ):
+        event = AuditEvent(
+            event_id=f"{admin.tenant}-{n}",
+            code=AuditCode.AUDIT_CODE_MESSAGE_ROUTED,
+            message_id=f"M{n}",
+            mail_from=sender,
+            recipient=recipient,
+            tenant_id=tenant,
+            reason=RouteKind.Name(kind),
+        )
+        event.at.GetCurrentTime()
+        await js.publish(subjects.audit("policy"), encode(event))
+    path = f"/api/v1/tenants/{admin.tenant}/correspondents"
+    deadline = time.monotonic() + 10
+    while True:
+        status, found = await admin.call("GET", path)
+        if len(found) >= 2 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    assert status == 200
+    by_address = {c["address"]: c for c in found}
+    assert set(by_address) == {"dr.x@autre-operateur.mssante.fr", "jean.martin@chu-demo.mssante.fr"}
+    assert (
+        by_address["dr.x@autre-operateur.mssante.fr"]["sent"],
+        by_address["dr.x@autre-operateur.mssante.fr"]["received"],
+    ) == (1, 1)
+    assert by_address["jean.martin@chu-demo.mssante.fr"]["equipped"] is True
+    assert (await admin.call("GET", "/api/v1/tenants/nowhere/correspondents"))[0] == 404

@@ -118,6 +118,8 @@ ROUTER = ConsumerSpec("router", WORK, subjects.MESSAGE_RECEIVED)
 STORAGE = ConsumerSpec("storage", WORK, subjects.DELIVER_LOCAL)
 EGRESS = ConsumerSpec("egress", WORK, subjects.DELIVER_REMOTE, ack_wait=300.0)
 TRACING = ConsumerSpec("tracing", AUDIT, f"{subjects.AUDIT_PREFIX}.>")
+CORRESPONDENTS = ConsumerSpec("correspondents", AUDIT, subjects.audit("policy"))
+"""The directory learns who each establishment exchanges with from policy's routing events."""
 
 
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec, replicas: int = 1) -> None:

@@ -99,7 +99,7 @@ def _init(config: PostgresConfig, user: str | None) -> None:
         for path in (config.data, pwfile):
             shutil.chown(path, user, user)
     try:
-        subprocess.run(
+        done = subprocess.run(
             [
                 _bin("initdb"),
                 "-D",
@@ -113,12 +113,14 @@ def _init(config: PostgresConfig, user: str | None) -> None:
                 "--auth-host=scram-sha-256",
                 f"--pwfile={pwfile}",
             ],
-            check=True,
+            check=False,
             capture_output=True,
             user=user,
         )
     finally:
         pwfile.unlink()
+    if done.returncode != 0:
+        raise RuntimeError(f"initdb failed in {config.data}: {done.stderr.decode(errors='replace').strip()}")
 
 
 def start_postgres(config: PostgresConfig) -> None:

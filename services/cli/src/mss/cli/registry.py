@@ -38,6 +38,9 @@ def add_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     tenant.add_parser("list", help="every establishment, its domains and mailbox count")
     tenant.add_parser("show", help="one establishment").add_argument("tenant")
+    tenant.add_parser(
+        "correspondents", help="who it exchanged with, and whether each is MSSante"
+    ).add_argument("tenant")
     created = tenant.add_parser("create", help="a new establishment")
     created.add_argument("tenant")
     created.add_argument("--name", required=True)
@@ -84,6 +87,8 @@ def request_for(args: argparse.Namespace) -> tuple[str, str, Any]:
             return "GET", "/api/v1/tenants", None
         case "tenant", "show":
             return "GET", f"/api/v1/tenants/{args.tenant}", None
+        case "tenant", "correspondents":
+            return "GET", f"/api/v1/tenants/{args.tenant}/correspondents", None
         case "tenant", "create":
             return "POST", "/api/v1/tenants", {"id": args.tenant, "name": args.name, "finess": args.finess}
         case "tenant", "add-domain":

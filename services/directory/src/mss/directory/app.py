@@ -11,8 +11,10 @@ from mss.bus import streams, subjects
 from mss.bus.codec import decode, encode
 from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
+from mss.bus.work import batch_consumer
 from mss.core.errors import UnavailableError
 from mss.db.pool import create_pool
+from mss.directory import correspondents
 from mss.directory.admin.api import AdminApi
 from mss.directory.auth.authenticate import Authenticator
 from mss.directory.auth.introspection import Introspector
@@ -20,7 +22,7 @@ from mss.directory.auth.passwords import Cost
 from mss.directory.auth.throttle import FailureLimiter
 from mss.directory.lookup import lookup
 from mss.directory.settings import DirectorySettings
-from mss.v1 import AddressLookupRequest, AuthenticateReply, AuthenticateRequest, AuthOutcome
+from mss.v1 import AddressLookupRequest, AuditEvent, AuthenticateReply, AuthenticateRequest, AuthOutcome
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,10 @@ def build(settings: DirectorySettings) -> BusService:
         for pool in pools:
             await pool.close()
 
+    async def on_events(events: list[AuditEvent]) -> None:
+        await correspondents.record(pools[0], events)
+
+    batch_consumer(service, streams.CORRESPONDENTS, AuditEvent, on_events)
     service.startup.append(start)
     service.shutdown.append(stop)
     return service

@@ -21,6 +21,7 @@ from mss.core.errors import ConflictError, DataError, NotFoundError
 from mss.directory.admin import store
 from mss.directory.admin.models import DomainIn, GhtIn, MailboxFields, MailboxIn, StatusChange, TenantIn
 from mss.directory.admin.openapi import Operation, document
+from mss.directory.correspondents import correspondents
 from mss.v1 import AuditCode
 from pydantic import ValidationError
 
@@ -176,6 +177,13 @@ class AdminApi:
             ),
             Operation(
                 "GET",
+                "/api/v1/tenants/{tenant_id}/correspondents",
+                "Who it exchanged with, and whether each is MSSante (?limit=)",
+                None,
+                lambda c: self.list_correspondents(c.match["tenant_id"], c.query.get("limit", "1000")),
+            ),
+            Operation(
+                "GET",
                 "/api/v1/mailboxes/{address}",
                 "Show a mailbox",
                 None,
@@ -221,6 +229,13 @@ class AdminApi:
                 lambda c: store.history(pool(), c.match["address"]),
             ),
         ]
+
+    async def list_correspondents(self, tenant_id: str, limit: str) -> list[dict[str, Any]]:
+        """The establishment's correspondents (404 when it does not exist)."""
+        if not limit.isdigit() or not 1 <= int(limit) <= 100_000:
+            raise DataError("limit is a number from 1 to 100000")
+        await store.get_tenant(self.pool(), tenant_id)
+        return await correspondents(self.pool(), tenant_id, int(limit))
 
     def mount(self, app: web.Application) -> None:
         """Add the routes and the OpenAPI document to the service's HTTP application."""
