@@ -105,6 +105,19 @@ class BusService:
             if self._js is not None:
                 await self.broker.connection.close()
 
+    def _background_ended(self, task: asyncio.Task[None]) -> None:
+        """A background job must run until stopped: if one ends otherwise, say so and stop being ready."""
+        if task.cancelled():
+            return
+        error = task.exception()
+        if self.readiness.started or error is not None:
+            log.error(
+                "background job ended; the service is no longer ready",
+                extra={"job": task.get_coro().__qualname__, "error": repr(error)},  # type: ignore[union-attr]
+                exc_info=error,
+            )
+            self.readiness.checks.append(("background jobs", lambda: False))
+
     async def run(self, *, standalone: bool = True) -> None:
         """Run until stopped: start-up, serve, then drain and clean up.
 
@@ -122,6 +135,8 @@ class BusService:
                 await hook()
             await self.broker.start()
             tasks: list[asyncio.Task[None]] = [asyncio.create_task(job()) for job in self.background]
+            for task in tasks:
+                task.add_done_callback(self._background_ended)
             connection = self.broker.connection
             await connection.flush()  # the server knows every subscription before we say ready
             self.readiness.checks.append(("nats", lambda: connection.is_connected))

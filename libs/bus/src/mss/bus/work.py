@@ -104,7 +104,7 @@ def batch_consumer(
             while True:
                 try:
                     messages = await subscription.fetch(batch, timeout=linger)
-                except nats.errors.TimeoutError:
+                except TimeoutError:  # nats-py raises its own or asyncio's, depending on where it waited
                     continue
                 except nats.errors.Error as exc:  # disconnected: nats-py reconnects by itself
                     log.warning("fetch failed", extra={"durable": spec.durable, "error": type(exc).__name__})

@@ -46,6 +46,21 @@ def _open_path(path: Path, mode: int) -> None:
             child.chmod(child.stat().st_mode | mode)
 
 
+def _pg_ctl(config: PostgresConfig, *args: str, check: bool) -> subprocess.CompletedProcess[bytes]:
+    """Run pg_ctl on ``config``'s data as the server's user.
+
+    The folders above the data are made traversable again first: a test runner may have reset
+    their mode since the server was initialised (pytest does so to its temp root at each session).
+    """
+    user = _run_as()
+    if user is not None:
+        for parent in config.folder.parents:
+            parent.chmod(parent.stat().st_mode | 0o011)
+    return subprocess.run(
+        [_bin("pg_ctl"), "-D", str(config.data), *args], check=check, capture_output=True, user=user
+    )
+
+
 def _run_as() -> str | None:
     """The system user to run PostgreSQL as (None: the current user)."""
     if os.geteuid() != 0:
@@ -132,12 +147,7 @@ def start_postgres(config: PostgresConfig) -> None:
     if user is not None:
         shutil.chown(log, user, user)
     options = f"-h {config.host} -p {config.port} -c unix_socket_directories=''"
-    subprocess.run(
-        [_bin("pg_ctl"), "-D", str(config.data), "-l", str(log), "-w", "-t", "60", "-o", options, "start"],
-        check=True,
-        capture_output=True,
-        user=user,
-    )
+    _pg_ctl(config, "-l", str(log), "-w", "-t", "60", "-o", options, "start", check=True)
     wait_listening(config.host, config.port, 30, "postgres")
     asyncio.run(_create_database(config))
 
@@ -146,23 +156,12 @@ def stop_postgres(config: PostgresConfig) -> None:
     """Stop the server (fast shutdown); nothing happens when it is not running."""
     if not (config.data / "postmaster.pid").exists():
         return
-    subprocess.run(
-        [_bin("pg_ctl"), "-D", str(config.data), "-m", "fast", "-w", "stop"],
-        check=False,
-        capture_output=True,
-        user=_run_as(),
-    )
+    _pg_ctl(config, "-m", "fast", "-w", "stop", check=False)
 
 
 def is_running(config: PostgresConfig) -> bool:
     """True when the server of this folder is running."""
-    result = subprocess.run(
-        [_bin("pg_ctl"), "-D", str(config.data), "status"],
-        capture_output=True,
-        check=False,
-        user=_run_as(),
-    )
-    return result.returncode == 0
+    return _pg_ctl(config, "status", check=False).returncode == 0
 
 
 async def _create_database(config: PostgresConfig) -> None:
