@@ -12,6 +12,7 @@ import nats.errors
 from faststream.nats import NatsBroker
 from mss.bus.audit import Auditor
 from mss.bus.ops import Readiness, ops_app, start_ops
+from mss.bus.responder import Handler, Responder
 from mss.bus.streams import StreamSpec, ensure_stream, wait_for_streams
 from mss.core.errors import UnavailableError
 from mss.core.logs import setup_logging
@@ -55,6 +56,8 @@ class BusService:
         """Long-running tasks started with the subscribers and cancelled on stop."""
         self.stopping: list[Hook] = []
         """Run first on stop, before subscribers drain (stop accepting new work)."""
+        self.responders: list[Responder] = []
+        """Request/reply subjects answered with plain nats-py (see :meth:`respond`)."""
         self.shutdown: list[Hook] = []
         """Run after subscribers have drained (close pools)."""
         self._js: JetStreamContext | None = None
@@ -91,6 +94,10 @@ class BusService:
         for spec in self.owns:
             await ensure_stream(self._js, spec)
         await wait_for_streams(self._js, self.needs, timeout=60.0)
+
+    def respond(self, subject: str, queue: str, handler: Handler, workers: int) -> None:
+        """Answer requests on ``subject`` in queue group ``queue``, ``workers`` at once."""
+        self.responders.append(Responder(subject, queue, handler, workers))
 
     def stop(self) -> None:
         """Ask the service to stop (drains in-flight work)."""
@@ -134,6 +141,8 @@ class BusService:
             for hook in self.startup:
                 await hook()
             await self.broker.start()
+            for responder in self.responders:
+                await responder.start(self.broker.connection)
             tasks: list[asyncio.Task[None]] = [asyncio.create_task(job()) for job in self.background]
             for task in tasks:
                 task.add_done_callback(self._background_ended)
@@ -146,6 +155,8 @@ class BusService:
             await self._stop.wait()
             self.readiness.started = False
             log.info("service stopping")
+            for responder in self.responders:
+                await responder.stop()
             for hook in self.stopping:
                 await hook()
             for task in tasks:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 import asyncpg
-from faststream.nats import NatsMessage
 from mss.bus import streams, subjects
 from mss.bus.codec import decode, encode
 from mss.bus.headers import trace_headers
@@ -20,7 +19,7 @@ from mss.directory.auth.authenticate import Authenticator
 from mss.directory.auth.introspection import Introspector
 from mss.directory.auth.passwords import Cost
 from mss.directory.auth.throttle import FailureLimiter
-from mss.directory.lookup import lookup
+from mss.directory.registry import Registry
 from mss.directory.settings import DirectorySettings
 from mss.v1 import AddressLookupRequest, AuditEvent, AuthenticateReply, AuthenticateRequest, AuthOutcome
 
@@ -46,22 +45,16 @@ def build(settings: DirectorySettings) -> BusService:
     service = BusService("directory", settings, needs=[streams.AUDIT])
     pools: list[asyncpg.Pool] = []
     authenticators: list[Authenticator] = []
+    registries: list[Registry] = []
     psc = introspector(settings)
     limiter = FailureLimiter(settings.auth_max_failures, settings.auth_failure_window)
 
-    @service.broker.subscriber(
-        subjects.DIRECTORY_LOOKUP, queue=subjects.DIRECTORY_QUEUE, max_workers=settings.request_workers
-    )
-    async def on_lookup(body: bytes, msg: NatsMessage) -> bytes:
-        request = decode(AddressLookupRequest, body)
-        return encode(await lookup(pools[0], request.address))
+    async def on_lookup(body: bytes, headers: dict[str, str]) -> bytes:
+        return encode(registries[0].lookup(decode(AddressLookupRequest, body).address))
 
-    @service.broker.subscriber(
-        subjects.AUTHENTICATE, queue=subjects.DIRECTORY_QUEUE, max_workers=settings.request_workers
-    )
-    async def on_authenticate(body: bytes, msg: NatsMessage) -> bytes:
+    async def on_authenticate(body: bytes, headers: dict[str, str]) -> bytes:
         request = decode(AuthenticateRequest, body)
-        trace_id, _ = trace_headers(msg.headers)
+        trace_id, _ = trace_headers(headers)
         try:
             reply = await authenticators[0].authenticate(request, trace_id)
         except (UnavailableError, asyncpg.PostgresError, OSError) as exc:
@@ -71,12 +64,19 @@ def build(settings: DirectorySettings) -> BusService:
             )
         return encode(reply)
 
+    service.respond(subjects.DIRECTORY_LOOKUP, subjects.DIRECTORY_QUEUE, on_lookup, settings.request_workers)
+    service.respond(
+        subjects.AUTHENTICATE, subjects.DIRECTORY_QUEUE, on_authenticate, settings.request_workers
+    )
     admins = {name: token.get_secret_value() for name, token in settings.admin_tokens.items()}
-    AdminApi(lambda: pools[0], admins, service.auditor).mount(service.http)
+    AdminApi(lambda: pools[0], admins, service.auditor, lambda: registries[0].refresh()).mount(service.http)
 
     async def start() -> None:
         pool = await create_pool(settings)
         pools.append(pool)
+        registry = Registry(pool, settings.registry_refresh)
+        await registry.refresh()
+        registries.append(registry)
         cost = Cost(log2_n=settings.password_cost)
         authenticators.append(Authenticator(pool, service.auditor, limiter, psc, cost, settings.hash_workers))
 
@@ -89,7 +89,11 @@ def build(settings: DirectorySettings) -> BusService:
     async def on_events(events: list[AuditEvent]) -> None:
         await correspondents.record(pools[0], events)
 
+    async def follow_registry() -> None:
+        await registries[0].refresh_forever()
+
     batch_consumer(service, streams.CORRESPONDENTS, AuditEvent, on_events)
+    service.background.append(follow_registry)
     service.startup.append(start)
     service.shutdown.append(stop)
     return service

@@ -1,8 +1,10 @@
-"""Address lookups against PostgreSQL."""
+"""Address lookups: what the registry says of one address."""
 
 from __future__ import annotations
 
-import asyncpg
+from collections.abc import Mapping
+from typing import Any
+
 from mss.v1 import AddressLookupReply, DomainMode, MailboxStatus, MailboxType
 
 _MODES = {"saas": DomainMode.DOMAIN_MODE_SAAS, "proxy": DomainMode.DOMAIN_MODE_PROXY}
@@ -18,14 +20,6 @@ _STATUSES = {
     "deleted": MailboxStatus.MAILBOX_STATUS_DELETED,
 }
 
-_QUERY = """
-SELECT d.tenant_id, d.mode, d.smarthost, m.type, m.status, m.certificate_dn,
-       (SELECT version FROM directory_meta) AS version
-FROM domains d
-LEFT JOIN mailboxes m ON m.address = $1 AND m.domain = d.name
-WHERE d.name = $2
-"""
-
 
 def normalise(address: str) -> tuple[str, str] | None:
     """(address, domain) lowercased, or None when it is not of the form local@domain."""
@@ -36,25 +30,20 @@ def normalise(address: str) -> tuple[str, str] | None:
     return address, domain.lower()
 
 
-async def lookup(pool: asyncpg.Pool, address: str) -> AddressLookupReply:
-    """What the directory knows of ``address``."""
-    parts = normalise(address)
-    if parts is None:
-        return AddressLookupReply()
-    row = await pool.fetchrow(_QUERY, *parts)
-    if row is None:
-        version = await pool.fetchval("SELECT version FROM directory_meta")
-        return AddressLookupReply(directory_version=str(version))
-    reply = AddressLookupReply(
-        domain_hosted=True,
-        tenant_id=row["tenant_id"],
-        domain_mode=_MODES[row["mode"]],
-        smarthost=row["smarthost"] or "",
-        directory_version=str(row["version"]),
-    )
-    if row["type"] is not None:
+def reply_for(
+    domain: Mapping[str, Any] | None, mailbox: Mapping[str, Any] | None, version: int
+) -> AddressLookupReply:
+    """The lookup reply for a domain row and a mailbox row of ours (either may be missing)."""
+    reply = AddressLookupReply(directory_version=str(version))
+    if domain is None:
+        return reply
+    reply.domain_hosted = True
+    reply.tenant_id = domain["tenant_id"]
+    reply.domain_mode = _MODES[domain["mode"]]
+    reply.smarthost = domain["smarthost"] or ""
+    if mailbox is not None and mailbox["domain"] == domain["name"]:
         reply.mailbox_found = True
-        reply.mailbox_type = _TYPES[row["type"]]
-        reply.mailbox_status = _STATUSES[row["status"]]
-        reply.certificate_dn = row["certificate_dn"] or ""
+        reply.mailbox_type = _TYPES[mailbox["type"]]
+        reply.mailbox_status = _STATUSES[mailbox["status"]]
+        reply.certificate_dn = mailbox["certificate_dn"] or ""
     return reply

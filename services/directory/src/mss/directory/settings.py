@@ -15,6 +15,9 @@ class DirectorySettings(DatabaseSettings):
     model_config = SettingsConfigDict(env_prefix="MSS_DIRECTORY_", extra="ignore")
 
     http_port: int = 8081
+    registry_refresh: float = Field(
+        default=1.0, gt=0, description="Seconds between checks for registry changes made by other replicas"
+    )
     admin_tokens: dict[str, SecretStr] = Field(
         default={},
         description='Bearer tokens of the admin API by name, e.g. {"ops-alice": "…"} (none: API closed)',

@@ -61,9 +61,7 @@ def wire(settings: PolicySettings) -> Policy:
         (subjects.SENDER_CHECK, senders.on_request),
         (subjects.OPERATOR_LOOKUP, operators.on_request),
     ):
-        service.broker.subscriber(subject, queue=subjects.POLICY_QUEUE, max_workers=settings.request_workers)(
-            handler
-        )
+        service.respond(subject, subjects.POLICY_QUEUE, handler, settings.request_workers)
     work_consumer(
         service, streams.ROUTER, MessageReceived, Router(service).on_received, workers=settings.route_batch
     )

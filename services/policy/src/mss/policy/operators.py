@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from faststream.nats import NatsMessage
 from mss.bus.codec import decode, encode
 from mss.policy.domain.trustlist import TrustList, canonical_domain
 from mss.v1 import OperatorLookupReply, OperatorLookupRequest
@@ -24,6 +23,6 @@ class OperatorLookup:
             listed=dns is not None, certificate_dns=list(dns or ()), trust_list_version=trust.version
         )
 
-    async def on_request(self, body: bytes, msg: NatsMessage) -> bytes:
+    async def on_request(self, body: bytes, headers: dict[str, str]) -> bytes:
         """NATS request handler."""
         return encode(self.lookup(decode(OperatorLookupRequest, body).domain))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import nats.errors
-from faststream.nats import NatsMessage
 from mss.bus import subjects
 from mss.bus.codec import decode, encode
 from mss.bus.headers import trace_headers
@@ -101,8 +100,8 @@ class RecipientChecker:
         )
         return verdict
 
-    async def on_request(self, body: bytes, msg: NatsMessage) -> bytes:
+    async def on_request(self, body: bytes, headers: dict[str, str]) -> bytes:
         """NATS request handler."""
         request = decode(RecipientCheckRequest, body)
-        trace_id, headers = trace_headers(msg.headers)
+        trace_id, headers = trace_headers(headers)
         return encode(await self.check(request, headers, trace_id))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from faststream.nats import NatsMessage
 from mss.bus.codec import decode, encode
 from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
@@ -72,8 +71,8 @@ class SenderChecker:
             await auditor.emit(event)
         return verdict
 
-    async def on_request(self, body: bytes, msg: NatsMessage) -> bytes:
+    async def on_request(self, body: bytes, headers: dict[str, str]) -> bytes:
         """NATS request handler."""
         request = decode(SenderCheckRequest, body)
-        trace_id, headers = trace_headers(msg.headers)
+        trace_id, headers = trace_headers(headers)
         return encode(await self.check(request, headers, trace_id))

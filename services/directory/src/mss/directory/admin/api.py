@@ -48,8 +48,15 @@ def _error(status: int, code: str, message: str) -> web.Response:
 class AdminApi:
     """Routes, authentication, validation, audit."""
 
-    def __init__(self, pool: Callable[[], asyncpg.Pool], tokens: dict[str, str], auditor: Auditor) -> None:
+    def __init__(
+        self,
+        pool: Callable[[], asyncpg.Pool],
+        tokens: dict[str, str],
+        auditor: Auditor,
+        changed: Callable[[], Awaitable[None]],
+    ) -> None:
         self.pool = pool
+        self.changed = changed
         self.tokens = {name: token.encode() for name, token in tokens.items() if token}
         self.auditor = auditor
 
@@ -101,6 +108,7 @@ class AdminApi:
             except asyncpg.IntegrityConstraintViolationError as exc:  # a race lost to another change
                 return _error(409, "mss.conflict", str(exc).split("\n")[0])
             if isinstance(result, store.Change):
+                await self.changed()  # this replica's lookups see the change before the client does
                 await self._audit(actor, result)
                 return web.json_response(
                     {"changed": result.subject, "detail": result.detail}, status=operation.status
