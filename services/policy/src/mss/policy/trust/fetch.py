@@ -52,17 +52,6 @@ def file_path(location: str) -> Path:
     return Path(location.removeprefix("file://"))
 
 
-def pinned_context(ca_file: Path) -> ssl.SSLContext:
-    """A client context that trusts ``ca_file`` only, TLS 1.2 at least, host names checked."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_verify_locations(cafile=str(ca_file))
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"cannot load the pinned CA file {ca_file}: {exc}") from exc
-    return context
-
-
 def _read_file(path: Path, max_bytes: int) -> bytes:
     try:
         with path.open("rb") as handle:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mss.core.errors import ConfigError, DataError
+from mss.core.tls import pinned_context
 from mss.policy.domain.checksum import parse_checksum, sha256_hex, verify_checksum
 from mss.policy.domain.trustlist import TrustList, parse_trust_list
 from mss.policy.settings import PolicySettings
@@ -22,7 +23,6 @@ from mss.policy.trust.fetch import (
     fetch_url,
     file_path,
     is_url,
-    pinned_context,
     read_file,
 )
 
