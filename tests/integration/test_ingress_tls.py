@@ -20,6 +20,7 @@ from mss.ingress.settings import IngressSettings
 from mss.testing.fixtures import RunningNats
 from mss.testing.inprocess import running
 from mss.v1 import SenderCheckReply, Verdict
+from prometheus_client import REGISTRY
 
 pytestmark = pytest.mark.integration
 
@@ -136,8 +137,25 @@ async def test_bad_client_certificates_fail_the_handshake(
         "not-yet-valid": pkis.future,
         "revoked": pkis.revoked,
     }[case]
+    before = refused_handshakes()
     with pytest.raises((ssl.SSLError, ConnectionError)):
         await mail_over_starttls(ingress.peer_port, client(identity, pkis.ca.ca_bundle_path))
+    for _ in range(200):  # the server notices the failed handshake on its side of the connection
+        if refused_handshakes() > before:
+            break
+        await asyncio.sleep(0.01)
+    assert refused_handshakes() == before + 1
+
+
+def refused_handshakes() -> float:
+    """Peer-listener TLS refusals counted by ingress (/metrics), all reasons."""
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "mss_ingress_tls_refused"
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels["listener"] == "LISTENER_PEER"
+    )
 
 
 async def test_tls_1_1_is_refused(ingress: IngressSettings, pkis: Pkis) -> None:

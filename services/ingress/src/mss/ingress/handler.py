@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 import nats.errors
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
 from google.protobuf.message import Message
 from mss.bus import headers as hdr
 from mss.bus import subjects
@@ -39,10 +39,17 @@ from mss.v1 import (
     SenderCheckRequest,
     Verdict,
 )
+from prometheus_client import Counter
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=Message)
+
+TLS_REFUSED = Counter(
+    "mss_ingress_tls_refused",
+    "TLS handshakes refused (no, bad, expired or revoked client certificate…)",
+    ["listener", "reason"],
+)
 
 
 @dataclass
@@ -86,6 +93,20 @@ class IngressHandler:
         if self.offers_auth:
             return responses
         return [line for line in responses if not line.startswith("250-AUTH")]
+
+    async def handle_exception(self, error: Exception) -> str:
+        """A failed TLS handshake is a refusal, counted and logged in one line; anything else is
+        our fault, logged with its traceback. The client never sees internal error text."""
+        if isinstance(error, TLSSetupException):
+            cause = error.__cause__
+            reason = getattr(cause, "reason", None) or type(cause).__name__
+            TLS_REFUSED.labels(Listener.Name(self.listener), reason).inc()
+            log.warning(
+                "TLS handshake refused", extra={"listener": Listener.Name(self.listener), "reason": reason}
+            )
+            return replies.S421_TLS_FAILED
+        log.error("SMTP session failed", exc_info=error)
+        return replies.S421_INTERNAL
 
     async def ask(
         self, subject: str, request: Message, kind: type[R], trace_id: str, timeout: float | None = None
