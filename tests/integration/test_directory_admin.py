@@ -10,19 +10,22 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
 import nats
 import pytest
+import yaml
 from mss.bus import streams, subjects
 from mss.bus.codec import decode, encode
 from mss.cli import __main__ as cli
 from mss.cli.settings import CliSettings
+from mss.core.errors import DataError
 from mss.devstack.ports import free_port
 from mss.directory.app import build as build_directory
-from mss.directory.seed import apply_seed, load_seed
+from mss.directory.seed import apply_seed, load_seed, seed
 from mss.directory.settings import DirectorySettings
 from mss.testing.fixtures import DEMO, RunningNats
 from mss.testing.inprocess import running
@@ -64,7 +67,7 @@ class Admin:
 async def admin(nats_server: RunningNats, database_url: str) -> AsyncIterator[Admin]:
     conn = await asyncpg.connect(database_url)
     try:
-        await apply_seed(conn, load_seed(DEMO / "seed.yaml"))  # the installation's GHT: ght-demo
+        await apply_seed(conn, load_seed(DEMO / "seed.yaml"), "seed.yaml")  # the installation's GHT: ght-demo
     finally:
         await conn.close()
     bus = await nats.connect(nats_server.url)
@@ -334,3 +337,19 @@ async def test_correspondents_are_learnt_from_routing_events(admin: Admin) -> No
     ) == (1, 1)
     assert by_address["jean.martin@chu-demo.mssante.fr"]["equipped"] is True
     assert (await admin.call("GET", "/api/v1/tenants/nowhere/correspondents"))[0] == 404
+
+
+async def test_a_seed_records_creations_and_cannot_change_a_type(admin: Admin, tmp_path: Path) -> None:
+    _, events = await admin.call("GET", "/api/v1/mailboxes/jean.martin@chu-demo.mssante.fr/history")
+    assert events[0]["action"] == "created"
+    assert events[0]["actor"] == "seed seed.yaml"
+    changed = yaml.safe_load((DEMO / "seed.yaml").read_text(encoding="utf-8"))
+    jean = changed["establishments"][0]["mailboxes"][0]
+    jean["type"] = "CAB"
+    del jean["rpps"]
+    path = tmp_path / "changed.yaml"
+    path.write_text(yaml.safe_dump(changed, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(DataError, match="cannot change"):
+        await seed(admin.database_url, path)
+    _, shown = await admin.call("GET", "/api/v1/mailboxes/jean.martin@chu-demo.mssante.fr")
+    assert shown["type"] == "PER"

@@ -86,8 +86,9 @@ def load_seed(path: Path) -> dict[str, Any]:
     return data
 
 
-async def apply_seed(conn: asyncpg.Connection, data: dict[str, Any]) -> None:
-    """Upsert the seed in one transaction and bump the directory version."""
+async def apply_seed(conn: asyncpg.Connection, data: dict[str, Any], source: str = "") -> None:
+    """Upsert the seed in one transaction and bump the directory version; new mailboxes get a
+    'created' history entry naming the seed ``source``."""
     ght = data["ght"]
     async with conn.transaction():
         await conn.execute(
@@ -115,12 +116,13 @@ async def apply_seed(conn: asyncpg.Connection, data: dict[str, Any]) -> None:
                 )
             for box in est.get("mailboxes", []):
                 address = box["address"].lower()
-                await conn.execute(
+                created = await conn.fetchval(
                     "INSERT INTO mailboxes"
                     " (address, tenant_id, domain, type, display_name, certificate_dn, owner_rpps)"
                     " VALUES ($1, $2, $3, $4, $5, $6, $7)"
                     " ON CONFLICT (address) DO UPDATE"
-                    " SET display_name = $5, certificate_dn = $6, owner_rpps = $7",
+                    " SET display_name = $5, certificate_dn = $6, owner_rpps = $7"
+                    " RETURNING xmax = 0",  # true when inserted, not updated
                     address,
                     est["id"],
                     address.rpartition("@")[2],
@@ -129,6 +131,14 @@ async def apply_seed(conn: asyncpg.Connection, data: dict[str, Any]) -> None:
                     box.get("certificate_dn"),
                     str(box["rpps"]) if box.get("rpps") is not None else None,
                 )
+                if created:
+                    await conn.execute(
+                        "INSERT INTO mailbox_events (address, action, to_status, actor, detail)"
+                        " VALUES ($1, 'created', 'active', $2, $3)",
+                        address,
+                        f"seed {source}",
+                        box["type"],
+                    )
         for est in data["establishments"]:  # delegates may belong to another establishment of the GHT
             for box in est.get("mailboxes", []):
                 address = box["address"].lower()
@@ -147,7 +157,9 @@ async def seed(url: str, path: Path) -> None:
     data = load_seed(path)
     conn = await asyncpg.connect(url)
     try:
-        await apply_seed(conn, data)
+        await apply_seed(conn, data, path.name)
+    except asyncpg.IntegrityConstraintViolationError as exc:  # e.g. a mailbox's type changed
+        raise DataError(f"{path}: refused, nothing changed: {exc}") from exc
     finally:
         await conn.close()
 
