@@ -344,12 +344,11 @@ async def test_a_seed_records_creations_and_cannot_change_a_type(admin: Admin, t
     assert events[0]["action"] == "created"
     assert events[0]["actor"] == "seed seed.yaml"
     changed = yaml.safe_load((DEMO / "seed.yaml").read_text(encoding="utf-8"))
-    jean = changed["establishments"][0]["mailboxes"][0]
-    jean["type"] = "CAB"
-    del jean["rpps"]
+    cardiologie = changed["establishments"][0]["mailboxes"][1]
+    cardiologie["type"] = "CAB"  # was ORG
     path = tmp_path / "changed.yaml"
     path.write_text(yaml.safe_dump(changed, allow_unicode=True), encoding="utf-8")
     with pytest.raises(DataError, match="cannot change"):
         await seed(admin.database_url, path)
-    _, shown = await admin.call("GET", "/api/v1/mailboxes/jean.martin@chu-demo.mssante.fr")
-    assert shown["type"] == "PER"
+    _, shown = await admin.call("GET", "/api/v1/mailboxes/cardiologie@chu-demo.mssante.fr")
+    assert shown["type"] == "ORG"
