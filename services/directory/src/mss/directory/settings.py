@@ -44,3 +44,22 @@ class DirectorySettings(DatabaseSettings):
     )
     introspection_issuer: str = Field(default="", description="Expected `iss` of tokens (empty: any)")
     introspection_timeout: float = Field(default=5.0, gt=0, description="Bound on one introspection, s")
+    national_url: str = Field(
+        default="https://service.annuaire.sante.fr/annuaire-sante-webservices/V300/services/extraction/"
+        "Extraction_Correspondance_MSSante",
+        description="The ANS daily extraction of MSSanté mailboxes (R-DIR-3), imported by default",
+    )
+    national_ca_file: Path | None = Field(
+        default=None,
+        description="CA file of the extraction's server: its IGC-Santé root (default: the system's)",
+    )
+    national_max_invalid_ratio: float = Field(
+        default=0.1, ge=0, le=1, description="Invalid rows / rows above which an extraction is refused whole"
+    )
+    national_max_bytes: int = Field(default=1 << 30, gt=0, description="Largest extraction downloaded, bytes")
+    fhir_base_url: str = Field(
+        default="https://gateway.api.esante.gouv.fr/fhir/v2", description="Annuaire Santé FHIR API (R-DIR-1)"
+    )
+    fhir_api_key: SecretStr = Field(default=SecretStr(""), description="ESANTE-API-KEY of the FHIR API")
+    fhir_timeout: float = Field(default=30.0, gt=0, description="Bound on one FHIR API request, seconds")
+    fhir_page_size: int = Field(default=50, ge=1, le=1000, description="Resources per FHIR search page")

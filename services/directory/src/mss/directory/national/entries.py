@@ -13,6 +13,16 @@ TYPES = frozenset({"PER", "ORG", "APP", "CAB"})
 """Mailbox types (R-BAL-1); the extraction has PER and ORG rows only."""
 RPPS_ID_TYPES = frozenset({"8", "RPPS"})
 """Values of "Type Identifiant PP" meaning the identifier is an RPPS number."""
+MAX_ADDRESS_CHARS = 254
+_ADDRESS = re.compile(
+    r"^[a-z0-9!#$%&'*+/=?^_`{}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{}~-]+)*"
+    r"@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+)
+
+
+def valid_address(address: str) -> bool:
+    """True for a lowercase ``local@domain`` address of plain ASCII (dot-atom local part ≤ 64)."""
+    return len(address) <= MAX_ADDRESS_CHARS and bool(_ADDRESS.match(address)) and address.index("@") <= 64
 
 
 class EntryData(NamedTuple):

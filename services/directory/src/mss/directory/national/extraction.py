@@ -26,7 +26,7 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from mss.core.errors import DataError
-from mss.directory.national.entries import RPPS_ID_TYPES, TYPES, EntryData, postal_and_city
+from mss.directory.national.entries import RPPS_ID_TYPES, TYPES, EntryData, postal_and_city, valid_address
 from mss.directory.national.keys import search_key
 
 COLUMNS = (
@@ -68,14 +68,9 @@ HEADER = "|".join(COLUMNS)
 MAX_LINE_BYTES = 16 * 1024
 """A longer line is refused (real lines are about 170 bytes)."""
 MAX_FIELD_CHARS = 500
-MAX_ADDRESS_CHARS = 254
 SAMPLE = 20
 """Invalid rows and duplicates reported individually (the others are counted)."""
 
-_ADDRESS = re.compile(
-    r"^[a-z0-9!#$%&'*+/=?^_`{}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{}~-]+)*"
-    r"@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
-)
 _RPPS = re.compile(r"^[0-9]{11}$")
 _FILE_DATE = re.compile(r"_(\d{12})\.(?:txt|zip)$", re.IGNORECASE)
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -192,7 +187,7 @@ def parse_row(text: str, trailing: bool = False) -> EntryData | str:
     address = fields[1].lower()
     if not address:
         return "no address"
-    if len(address) > MAX_ADDRESS_CHARS or not _ADDRESS.match(address) or address.index("@") > 64:
+    if not valid_address(address):
         return f"malformed address {fields[1][:80]!r}"
     id_type, pp_id = fields[2], fields[3]
     rpps = None
@@ -332,4 +327,4 @@ def open_extraction(path: Path) -> Iterator[tuple[IO[bytes], str]]:
             if len(members) != 1:
                 raise DataError(f"{path.name}: expected one .txt file in the zip, found {len(members)}")
             with archive.open(members[0]) as member:
-                yield io.BufferedReader(member, 1 << 20), PurePosixPath(members[0].filename).name  # type: ignore[arg-type]
+                yield io.BufferedReader(member, 1 << 20), PurePosixPath(members[0].filename).name  # type: ignore[type-var]
