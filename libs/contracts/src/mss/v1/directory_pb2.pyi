@@ -132,6 +132,42 @@ AUTH_OUTCOME_THROTTLED: AuthOutcome.ValueType  # 4
 """Too many recent failures for this login or client address (454)."""
 Global___AuthOutcome: _TypeAlias = AuthOutcome  # noqa: Y015
 
+class _TrustReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TrustReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TrustReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TRUST_REASON_UNSPECIFIED: _TrustReason.ValueType  # 0
+    """Not said."""
+    TRUST_REASON_OUR_MAILBOX: _TrustReason.ValueType  # 1
+    """A mailbox of one of our establishments (see `status`: only an active one receives)."""
+    TRUST_REASON_NATIONAL_DIRECTORY: _TrustReason.ValueType  # 2
+    """Listed in the national directory (Annuaire Sante) mirror."""
+    TRUST_REASON_ALLOWED_DOMAIN_ONLY: _TrustReason.ValueType  # 3
+    """Not in the directory, but its domain is on the allowed-domain list."""
+    TRUST_REASON_UNKNOWN_MAILBOX: _TrustReason.ValueType  # 4
+    """One of our domains, but no such mailbox."""
+    TRUST_REASON_OUTSIDE: _TrustReason.ValueType  # 5
+    """Outside the trust space."""
+
+class TrustReason(_TrustReason, metaclass=_TrustReasonEnumTypeWrapper):
+    """Why an address is, or is not, in the trust space."""
+
+TRUST_REASON_UNSPECIFIED: TrustReason.ValueType  # 0
+"""Not said."""
+TRUST_REASON_OUR_MAILBOX: TrustReason.ValueType  # 1
+"""A mailbox of one of our establishments (see `status`: only an active one receives)."""
+TRUST_REASON_NATIONAL_DIRECTORY: TrustReason.ValueType  # 2
+"""Listed in the national directory (Annuaire Sante) mirror."""
+TRUST_REASON_ALLOWED_DOMAIN_ONLY: TrustReason.ValueType  # 3
+"""Not in the directory, but its domain is on the allowed-domain list."""
+TRUST_REASON_UNKNOWN_MAILBOX: TrustReason.ValueType  # 4
+"""One of our domains, but no such mailbox."""
+TRUST_REASON_OUTSIDE: TrustReason.ValueType  # 5
+"""Outside the trust space."""
+Global___TrustReason: _TypeAlias = TrustReason  # noqa: Y015
+
 @_typing.final
 class AddressLookupRequest(_message.Message):
     """Look up one address."""
@@ -277,3 +313,177 @@ class AuthenticateReply(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AuthenticateReply: _TypeAlias = AuthenticateReply  # noqa: Y015
+
+@_typing.final
+class DirectoryEntry(_message.Message):
+    """What the directory knows of one address, for people choosing a recipient."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    IN_TRUST_SPACE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    MAILBOX_TYPE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    RPPS_FIELD_NUMBER: _builtins.int
+    STRUCTURE_ID_FIELD_NUMBER: _builtins.int
+    PROFESSION_FIELD_NUMBER: _builtins.int
+    CITY_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    address: _builtins.str
+    """The address."""
+    in_trust_space: _builtins.bool
+    """True when mail to it stays inside the MSSante trust space."""
+    reason: Global___TrustReason.ValueType
+    """Why."""
+    mailbox_type: _common_pb2.MailboxType.ValueType
+    """Mailbox type, when known."""
+    status: Global___MailboxStatus.ValueType
+    """Our mailbox's status (our mailboxes only)."""
+    display_name: _builtins.str
+    """Name to show: "Dr Jean MARTIN", "Service de cardiologie"."""
+    rpps: _builtins.str
+    """RPPS of the person, when known."""
+    structure_id: _builtins.str
+    """FINESS (or other national id) of the structure, when known."""
+    profession: _builtins.str
+    """Profession label, when known."""
+    city: _builtins.str
+    """City, when known."""
+    tenant_id: _builtins.str
+    """Our establishment owning the mailbox (our mailboxes only)."""
+    def __init__(
+        self,
+        *,
+        address: _builtins.str = ...,
+        in_trust_space: _builtins.bool = ...,
+        reason: Global___TrustReason.ValueType = ...,
+        mailbox_type: _common_pb2.MailboxType.ValueType = ...,
+        status: Global___MailboxStatus.ValueType = ...,
+        display_name: _builtins.str = ...,
+        rpps: _builtins.str = ...,
+        structure_id: _builtins.str = ...,
+        profession: _builtins.str = ...,
+        city: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "city", b"city", "display_name", b"display_name", "in_trust_space", b"in_trust_space", "mailbox_type", b"mailbox_type", "profession", b"profession", "reason", b"reason", "rpps", b"rpps", "status", b"status", "structure_id", b"structure_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DirectoryEntry: _TypeAlias = DirectoryEntry  # noqa: Y015
+
+@_typing.final
+class ResolveRequest(_message.Message):
+    """Resolve one address: is it in the trust space, and why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    address: _builtins.str
+    """The address."""
+    def __init__(
+        self,
+        *,
+        address: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveRequest: _TypeAlias = ResolveRequest  # noqa: Y015
+
+@_typing.final
+class ResolveReply(_message.Message):
+    """The directory's answer to a ResolveRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRY_FIELD_NUMBER: _builtins.int
+    DIRECTORY_VERSION_FIELD_NUMBER: _builtins.int
+    NATIONAL_VERSION_FIELD_NUMBER: _builtins.int
+    TRUST_LIST_VERSION_FIELD_NUMBER: _builtins.int
+    directory_version: _builtins.str
+    """Version of our registry used."""
+    national_version: _builtins.str
+    """Version of the national directory mirror used (empty when none is loaded)."""
+    trust_list_version: _builtins.str
+    """Version of the allowed-domain list used, when it was consulted."""
+    @_builtins.property
+    def entry(self) -> Global___DirectoryEntry:
+        """What is known of the address."""
+
+    def __init__(
+        self,
+        *,
+        entry: Global___DirectoryEntry | None = ...,
+        directory_version: _builtins.str = ...,
+        national_version: _builtins.str = ...,
+        trust_list_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["directory_version", b"directory_version", "entry", b"entry", "national_version", b"national_version", "trust_list_version", b"trust_list_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveReply: _TypeAlias = ResolveReply  # noqa: Y015
+
+@_typing.final
+class SearchRequest(_message.Message):
+    """Address completion: by name prefix, RPPS, profession or city."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    query: _builtins.str
+    """What the user typed."""
+    limit: _builtins.int
+    """At most this many entries (default 10, at most 100)."""
+    def __init__(
+        self,
+        *,
+        query: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "query", b"query"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchRequest: _TypeAlias = SearchRequest  # noqa: Y015
+
+@_typing.final
+class SearchReply(_message.Message):
+    """Entries matching a SearchRequest, best first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    NATIONAL_VERSION_FIELD_NUMBER: _builtins.int
+    national_version: _builtins.str
+    """Version of the national directory mirror searched."""
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___DirectoryEntry]:
+        """The entries."""
+
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___DirectoryEntry] | None = ...,
+        national_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "national_version", b"national_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchReply: _TypeAlias = SearchReply  # noqa: Y015

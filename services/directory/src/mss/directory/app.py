@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 
 import asyncpg
+import nats.errors
 from mss.bus import streams, subjects
 from mss.bus.codec import decode, encode
 from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
 from mss.bus.work import batch_consumer
-from mss.core.errors import UnavailableError
+from mss.core.errors import ContractError, UnavailableError
 from mss.db.pool import create_pool
 from mss.directory import correspondents
 from mss.directory.admin.api import AdminApi
@@ -20,8 +21,19 @@ from mss.directory.auth.introspection import Introspector
 from mss.directory.auth.passwords import Cost
 from mss.directory.auth.throttle import FailureLimiter
 from mss.directory.registry import Registry
+from mss.directory.resolve import Resolver
 from mss.directory.settings import DirectorySettings
-from mss.v1 import AddressLookupRequest, AuditEvent, AuthenticateReply, AuthenticateRequest, AuthOutcome
+from mss.v1 import (
+    AddressLookupRequest,
+    AuditEvent,
+    AuthenticateReply,
+    AuthenticateRequest,
+    AuthOutcome,
+    OperatorLookupReply,
+    OperatorLookupRequest,
+    ResolveRequest,
+    SearchRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +58,7 @@ def build(settings: DirectorySettings) -> BusService:
     pools: list[asyncpg.Pool] = []
     authenticators: list[Authenticator] = []
     registries: list[Registry] = []
+    resolvers: list[Resolver] = []
     psc = introspector(settings)
     limiter = FailureLimiter(settings.auth_max_failures, settings.auth_failure_window)
 
@@ -64,10 +77,31 @@ def build(settings: DirectorySettings) -> BusService:
             )
         return encode(reply)
 
-    service.respond(subjects.DIRECTORY_LOOKUP, subjects.DIRECTORY_QUEUE, on_lookup, settings.request_workers)
-    service.respond(
-        subjects.AUTHENTICATE, subjects.DIRECTORY_QUEUE, on_authenticate, settings.request_workers
-    )
+    async def ask_policy(domain: str) -> OperatorLookupReply | None:
+        try:
+            reply = await service.broker.connection.request(
+                subjects.OPERATOR_LOOKUP,
+                encode(OperatorLookupRequest(domain=domain)),
+                timeout=settings.request_timeout,
+            )
+            return decode(OperatorLookupReply, reply.data)
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, ContractError):
+            return None
+
+    async def on_resolve(body: bytes, headers: dict[str, str]) -> bytes:
+        return encode(await resolvers[0].resolve(decode(ResolveRequest, body).address))
+
+    async def on_search(body: bytes, headers: dict[str, str]) -> bytes:
+        request = decode(SearchRequest, body)
+        return encode(await resolvers[0].search(request.query, request.limit))
+
+    for subject, handler in (
+        (subjects.DIRECTORY_LOOKUP, on_lookup),
+        (subjects.AUTHENTICATE, on_authenticate),
+        (subjects.RESOLVE, on_resolve),
+        (subjects.SEARCH, on_search),
+    ):
+        service.respond(subject, subjects.DIRECTORY_QUEUE, handler, settings.request_workers)
     admins = {name: token.get_secret_value() for name, token in settings.admin_tokens.items()}
     AdminApi(lambda: pools[0], admins, service.auditor, lambda: registries[0].refresh()).mount(service.http)
 
@@ -77,6 +111,7 @@ def build(settings: DirectorySettings) -> BusService:
         registry = Registry(pool, settings.registry_refresh)
         await registry.refresh()
         registries.append(registry)
+        resolvers.append(Resolver(pool, registry, ask_policy))
         cost = Cost(log2_n=settings.password_cost)
         authenticators.append(Authenticator(pool, service.auditor, limiter, psc, cost, settings.hash_workers))
 

@@ -50,7 +50,8 @@ class Registry:
                 version = await conn.fetchval("SELECT version FROM directory_meta")
                 domains = await conn.fetch("SELECT name, tenant_id, mode, smarthost FROM domains")
                 mailboxes = await conn.fetch(
-                    "SELECT address, domain, type, status, certificate_dn, display_name FROM mailboxes"
+                    "SELECT address, domain, type, status, certificate_dn, display_name, owner_rpps"
+                    " FROM mailboxes"
                 )
             self.snapshot = Snapshot(
                 version, {d["name"]: dict(d) for d in domains}, {m["address"]: dict(m) for m in mailboxes}

@@ -121,7 +121,8 @@ async def apply_seed(conn: asyncpg.Connection, data: dict[str, Any], source: str
                     " (address, tenant_id, domain, type, display_name, certificate_dn, owner_rpps)"
                     " VALUES ($1, $2, $3, $4, $5, $6, $7)"
                     " ON CONFLICT (address) DO UPDATE"
-                    " SET type = $4, display_name = $5, certificate_dn = $6, owner_rpps = $7"  # type: guarded
+                    # setting the type lets the registry's guard refuse a changed one
+                    " SET type = $4, display_name = $5, certificate_dn = $6, owner_rpps = $7"
                     " RETURNING xmax = 0",  # true when inserted, not updated
                     address,
                     est["id"],
