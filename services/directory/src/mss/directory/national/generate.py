@@ -22,6 +22,7 @@ from mss.directory.national.extraction import COLUMNS, HEADER
 from mss.directory.national.keys import search_key
 from mss.directory.national.synthetic import (
     CITIES,
+    FEMININE,
     FIRST_NAMES,
     FLOWERS,
     LAST_NAMES,
@@ -63,6 +64,7 @@ class _Structure:
     address: tuple[str, ...]
     """L2 … department, country: the 13 last columns."""
     hospital: bool
+    pharmacy: bool
 
 
 def _slug(text: str) -> str:
@@ -82,7 +84,9 @@ class _Rows:
         self.structure_weights = list(accumulate(s[3] for s in STRUCTURES))
         self.domains: set[str] = {""}
         self.structures = [self._structure(n) for n in range(max(50, count // 25))]
-        self.hospitals = [s for s in self.structures if s.hospital]
+        self.hospitals = [s for s in self.structures if s.hospital] or self.structures
+        self.pharmacies = [s for s in self.structures if s.pharmacy] or self.structures
+        self.practices = [s for s in self.structures if not s.pharmacy]
         self.used: dict[str, int] = {}
         self.rpps = 10000000000 + self.rng.randrange(10**8)
 
@@ -93,7 +97,8 @@ class _Rows:
         postal, city, department, cedex = rng.choice(CITIES)
         street_type, street_name = rng.choice(STREET_TYPES), rng.choice(STREET_NAMES)
         saint, flower = rng.choice(SAINTS), rng.choice(FLOWERS)
-        name = pattern.format(city=city, street=street_name, saint=saint, flower=flower)
+        of_city = f"D'{city}" if city[0] in "AEIOUÉ" else f"DE {city}"
+        name = pattern.format(of_city=of_city, street=street_name, saint=saint, flower=flower)
         domain = domain_pattern.format(slug=_slug(city), saint_slug=_slug(saint), flower_slug=_slug(flower))
         if domain in self.domains:
             domain = domain.replace(".mssante.fr", f"-{number}.mssante.fr")
@@ -111,7 +116,9 @@ class _Rows:
         number_in_street = str(rng.randint(1, 120))
         complement = "BIS" if rng.random() < 0.1 else ""
         lines = ("", "", number_in_street, complement, street_type, street_name, "", routing, postal)
-        return _Structure(name, domain, id_type, ident, (*lines, department, "FRANCE"), hospital)
+        return _Structure(
+            name, domain, id_type, ident, (*lines, department, "FRANCE"), hospital, kind == "PHARMACIE"
+        )
 
     def _unique(self, local: str, domain: str) -> str:
         base = f"{local}@{domain}"
@@ -125,13 +132,14 @@ class _Rows:
         code, label, _, national, civility, specialities = profession
         first, first_slug = _FIRST[int(draw() * len(_FIRST))]
         last, last_slug = _LAST[int(draw() * len(_LAST))]
-        structure = self.structures[int(draw() * len(self.structures))]
+        places = self.practices if code != "21" else self.pharmacies if draw() < 0.7 else self.hospitals
+        structure = places[int(draw() * len(places))]
         domain = structure.domain if structure.domain and draw() < 0.3 else national
         address = self._unique(f"{first_slug}.{last_slug}", domain)
         self.rpps += 1 + int(draw() * 40)
         rpps = str(self.rpps)
         speciality = specialities[int(draw() * len(specialities))] if specialities else ("", "")
-        civility = civility or ("M" if draw() < 0.5 else "MME")
+        civility = civility or ("MME" if first in FEMININE else "M")
         service = SERVICES[int(draw() * len(SERVICES))][1] if structure.hospital else ""
         return [
             "PER",
@@ -158,7 +166,7 @@ class _Rows:
         ]
 
     def organisational(self) -> list[str]:
-        draw, hospitals = self.rng.random, self.hospitals or self.structures
+        draw, hospitals = self.rng.random, self.hospitals
         structure = hospitals[int(draw() * len(hospitals))]
         local, service = SERVICES[int(draw() * len(SERVICES))]
         address = self._unique(local, structure.domain or "structure.mssante.fr")
