@@ -12,6 +12,7 @@ import pytest
 from mss.bus import streams, subjects
 from mss.bus.codec import decode, encode
 from mss.directory.app import build as build_directory
+from mss.directory.correspondents import correspondents, record
 from mss.directory.national.extraction import HEADER
 from mss.directory.national.importer import import_extraction
 from mss.directory.seed import apply_seed, load_seed
@@ -21,10 +22,13 @@ from mss.policy.settings import PolicySettings
 from mss.testing.fixtures import DEMO, RunningNats
 from mss.testing.inprocess import running
 from mss.v1 import (
+    AuditCode,
+    AuditEvent,
     MailboxStatus,
     MailboxType,
     ResolveReply,
     ResolveRequest,
+    RouteKind,
     SearchReply,
     SearchRequest,
     TrustReason,
@@ -135,3 +139,32 @@ async def test_completion_finds_our_mailboxes_first_then_the_national_mirror(dir
     assert "dpi@chu-demo.mssante.fr" not in await search(directory, "dpi")  # applicative: not a recipient
     assert await search(directory, "m") == []  # one letter: too broad
     assert len(await search(directory, "dr", limit=1)) == 1
+
+
+async def test_a_correspondent_in_the_national_mirror_is_equipped(
+    directory: nats.NATS, database_url: str
+) -> None:
+    events = []
+    for recipient in ("dr.bernard@autre-operateur.mssante.fr", "ghost@autre-operateur.mssante.fr"):
+        event = AuditEvent(
+            code=AuditCode.AUDIT_CODE_MESSAGE_ROUTED,
+            mail_from="jean.martin@chu-demo.mssante.fr",
+            recipient=recipient,
+            reason=RouteKind.Name(RouteKind.ROUTE_KIND_PEER),
+        )
+        event.at.GetCurrentTime()
+        events.append(event)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        await record(pool, events)
+        found = {c["address"]: c for c in await correspondents(pool, "chu-demo")}
+    finally:
+        await pool.close()
+    assert (
+        found["dr.bernard@autre-operateur.mssante.fr"]["equipped"],
+        found["dr.bernard@autre-operateur.mssante.fr"]["known_as"],
+    ) == (True, "national directory")
+    assert (
+        found["ghost@autre-operateur.mssante.fr"]["equipped"],
+        found["ghost@autre-operateur.mssante.fr"]["known_as"],
+    ) == (False, "unknown")

@@ -26,7 +26,10 @@ ON CONFLICT (tenant_id, address) DO UPDATE SET
     received = correspondents.received + excluded.received
 """
 _LIST = """
-SELECT c.address, c.first_seen, c.last_seen, c.sent, c.received, m.tenant_id AS ght_tenant, m.status
+SELECT c.address, c.first_seen, c.last_seen, c.sent, c.received, m.tenant_id AS ght_tenant, m.status,
+       EXISTS (SELECT 1 FROM national_entries n
+               WHERE n.version_id = (SELECT version_id FROM national_current) AND n.address = c.address)
+         AS national
 FROM correspondents c LEFT JOIN mailboxes m ON m.address = c.address
 WHERE c.tenant_id = $1 ORDER BY c.last_seen DESC LIMIT $2
 """
@@ -85,8 +88,8 @@ async def record(pool: asyncpg.Pool, events: list[AuditEvent]) -> None:
 async def correspondents(pool: asyncpg.Pool, tenant_id: str, limit: int = 1000) -> list[dict[str, Any]]:
     """The establishment's correspondents, most recent first, and how each is reachable.
 
-    ``equipped`` is true when the address is an MSSanté mailbox we know: one of the GHT's, not
-    deleted.
+    ``equipped`` is true when the address is an MSSanté mailbox we know: one of the GHT's (not
+    deleted) or one of the national directory mirror in force.
     """
     rows = await pool.fetch(_LIST, tenant_id, limit)
     return [
@@ -96,8 +99,14 @@ async def correspondents(pool: asyncpg.Pool, tenant_id: str, limit: int = 1000) 
             "last_seen": r["last_seen"].isoformat(),
             "sent": r["sent"],
             "received": r["received"],
-            "equipped": r["ght_tenant"] is not None and r["status"] != "deleted",
-            "known_as": "GHT mailbox" if r["ght_tenant"] is not None else "unknown",
+            "equipped": (r["ght_tenant"] is not None and r["status"] != "deleted") or r["national"],
+            "known_as": _known_as(r),
         }
         for r in rows
     ]
+
+
+def _known_as(row: asyncpg.Record) -> str:
+    if row["ght_tenant"] is not None:
+        return "GHT mailbox"
+    return "national directory" if row["national"] else "unknown"

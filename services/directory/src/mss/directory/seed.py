@@ -137,7 +137,7 @@ async def apply_seed(conn: asyncpg.Connection, data: dict[str, Any], source: str
                         "INSERT INTO mailbox_events (address, action, to_status, actor, detail)"
                         " VALUES ($1, 'created', 'active', $2, $3)",
                         address,
-                        f"seed {source}",
+                        f"seed {source}".strip(),
                         box["type"],
                     )
         for est in data["establishments"]:  # delegates may belong to another establishment of the GHT
