@@ -132,12 +132,8 @@ class Refusals(logging.Handler):
         self.reasons: asyncio.Queue[str] = asyncio.Queue()
 
     def emit(self, record: logging.LogRecord) -> None:
-        error = record.exc_info[1] if record.exc_info else None
-        cause = error.__cause__ if error is not None else None
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            self.reasons.put_nowait(cause.verify_message)
-        elif isinstance(cause, ssl.SSLError):
-            self.reasons.put_nowait(cause.reason or str(cause))
+        if record.getMessage() == "TLS handshake refused":
+            self.reasons.put_nowait(str(record.__dict__["detail"]))
 
     async def next(self) -> str:
         return await asyncio.wait_for(self.reasons.get(), 10)
@@ -145,8 +141,8 @@ class Refusals(logging.Handler):
 
 @pytest.fixture
 def refusals() -> Iterator[Refusals]:
-    """The TLS refusals the SMTP server (aiosmtpd, logger ``mail.log``) reports."""
-    handler, logger = Refusals(), logging.getLogger("mail.log")
+    """The TLS refusals ingress reports (one warning per refused handshake)."""
+    handler, logger = Refusals(), logging.getLogger("mss.ingress.handler")
     logger.addHandler(handler)
     try:
         yield handler

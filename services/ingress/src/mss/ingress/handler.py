@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
@@ -100,9 +101,11 @@ class IngressHandler:
         if isinstance(error, TLSSetupException):
             cause = error.__cause__
             reason = getattr(cause, "reason", None) or type(cause).__name__
+            detail = cause.verify_message if isinstance(cause, ssl.SSLCertVerificationError) else str(cause)
             TLS_REFUSED.labels(Listener.Name(self.listener), reason).inc()
             log.warning(
-                "TLS handshake refused", extra={"listener": Listener.Name(self.listener), "reason": reason}
+                "TLS handshake refused",
+                extra={"listener": Listener.Name(self.listener), "reason": reason, "detail": detail},
             )
             return replies.S421_TLS_FAILED
         log.error("SMTP session failed", exc_info=error)
