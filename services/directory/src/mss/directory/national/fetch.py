@@ -2,7 +2,8 @@
 
 The ANS serves a zip named in ``Content-Disposition`` (``Extraction_Correspondance_MSSante_
 AAAAMMJJhhmm.zip``). Its server certificate chains to IGC-Santé, which public trust stores lack:
-give the IGC-Santé root as ``ca_file``. The body is written as it arrives, up to ``max_bytes``.
+give the IGC-Santé root as ``ca_file``. The body is written as it arrives, up to ``max_bytes``, to a
+partial file renamed when complete: a failed download leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiohttp
 from mss.core.errors import ConfigError, DataError, UnavailableError
+from mss.core.tls import pinned_context
 
 CHUNK = 1 << 20
 _FILENAME = re.compile(r"""filename\*?=(?:UTF-8'')?["']?([^"';]+)""", re.IGNORECASE)
@@ -50,16 +52,13 @@ async def download(
     """Fetch ``url`` (https only) into ``folder``.
 
     Raises:
-        ConfigError: not an https URL, or an unreadable CA file.
+        ConfigError: not an https URL, or an unreadable CA file (which is then the only one trusted).
         UnavailableError: the server could not be reached or did not answer 200.
         DataError: the body is larger than ``max_bytes``.
     """
     if urlsplit(url).scheme != "https":
         raise ConfigError(f"the extraction URL must be https: {url}")
-    try:
-        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"cannot use the CA file {ca_file}: {exc}") from None
+    context: ssl.SSLContext | bool = pinned_context(ca_file) if ca_file is not None else True
     limits = aiohttp.ClientTimeout(total=timeout)
     try:
         async with (
@@ -69,14 +68,18 @@ async def download(
             if response.status != 200:
                 raise UnavailableError(f"{url} answered {response.status} {response.reason}")
             name = published_name(response.headers.get("Content-Disposition"), url)
-            path = folder / name
+            path, partial = folder / name, folder / f".{name}.part"
             size = 0
-            with path.open("wb") as file:
-                async for chunk in response.content.iter_chunked(CHUNK):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise DataError(f"{url} is larger than {max_bytes} bytes: refused")
-                    file.write(chunk)
+            try:
+                with partial.open("wb") as file:
+                    async for chunk in response.content.iter_chunked(CHUNK):
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise DataError(f"{url} is larger than {max_bytes} bytes: refused")
+                        file.write(chunk)
+                partial.replace(path)
+            finally:
+                partial.unlink(missing_ok=True)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise UnavailableError(f"cannot download {url}: {exc or type(exc).__name__}") from None
     return Downloaded(path, name, size)
