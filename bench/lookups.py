@@ -1,8 +1,9 @@
 """Latency of the request/reply paths under concurrent load, against a NATS echo in the same run.
 
 A private backbone (the six services as processes, nats-server, PostgreSQL, the demo GHT plus
-``--mailboxes`` more mailboxes) is started in a temp folder; then, for each path, ``--concurrency``
-requesters send ``--requests`` requests in all and each round trip is timed:
+``--mailboxes`` more mailboxes) is started in a temp folder; then, for each path and each number
+of concurrent requesters in ``--concurrency`` (1 and 32), ``--requests`` requests are sent and
+each round trip is timed:
 
 * ``echo``       a bare responder process on the same nats-server: the floor of a NATS round trip;
 * ``directory``  ``mss.v1.directory.lookup`` of random existing mailboxes (PostgreSQL each time);
@@ -12,7 +13,7 @@ requesters send ``--requests`` requests in all and each round trip is timed:
 Figures: p50, p99, max (ms) and requests/s, and each path's p50/p99 as a ratio of the echo's
 (this machine is shared and noisy: compare ratios between runs, not absolute times).
 
-    uv run python bench/lookups.py [--requests 20000] [--concurrency 32] [--mailboxes 20000]
+    uv run python bench/lookups.py [--requests 20000] [--concurrency 1,32] [--mailboxes 20000]
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ from pathlib import Path
 import asyncpg
 import nats
 from mss.bus import subjects
-from mss.bus.codec import encode
+from mss.bus.codec import decode, encode
 from mss.devstack.layout import Layout
 from mss.devstack.stack import Stack
 from mss.testing.fixtures import demo_seed
-from mss.v1 import AddressLookupRequest, Listener, RecipientCheckRequest
+from mss.v1 import AddressLookupReply, AddressLookupRequest, Listener, RecipientCheckRequest
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "deploy" / "demo"
@@ -64,9 +65,21 @@ async def add_mailboxes(url: str, count: int) -> list[str]:
             records=[(a, "chu-demo", "chu-demo.mssante.fr", "PER") for a in addresses],
             columns=["address", "tenant_id", "domain", "type"],
         )
+        await conn.execute("UPDATE directory_meta SET version = version + 1")  # the directory reloads
     finally:
         await conn.close()
     return addresses
+
+
+async def until_known(client: nats.NATS, address: str, timeout: float = 30.0) -> None:
+    """Wait until the directory's in-memory registry has the added mailboxes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reply = await client.request(subjects.DIRECTORY_LOOKUP, encode(AddressLookupRequest(address=address)))
+        if decode(AddressLookupReply, reply.data).mailbox_found:
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"the directory did not load {address} within {timeout} s")
 
 
 async def load(
@@ -105,6 +118,7 @@ async def measure(layout: Layout, url: str, args: argparse.Namespace) -> dict[st
     client = await nats.connect(layout.nats_url)
     results: dict[str, dict[str, float]] = {}
     try:
+        await until_known(client, addresses[-1])
 
         def lookup(_: int) -> bytes:
             return encode(AddressLookupRequest(address=rng.choice(addresses)))
@@ -126,28 +140,32 @@ async def measure(layout: Layout, url: str, args: argparse.Namespace) -> dict[st
             ("rcpt", subjects.RCPT_CHECK, lambda n: rcpt(rng.choice(addresses[:1000]))),
             ("rcpt-cold", subjects.RCPT_CHECK, lambda n: rcpt(next(cold))),
         ]
-        for name, subject, payloads in paths:
-            count = min(args.requests, args.mailboxes) if name == "rcpt-cold" else args.requests
-            await load(client, subject, payloads, min(500, count), args.concurrency)  # warm-up
-            times, wall = await load(client, subject, payloads, count, args.concurrency)
-            results[name] = figures(times, wall)
-            print(f"  measured {name}", file=sys.stderr)
+        for concurrency in args.concurrency:
+            for name, subject, payloads in paths:
+                fresh = name == "rcpt-cold"
+                count = args.requests
+                if fresh:
+                    count = min(count, args.mailboxes // len(args.concurrency))
+                if not fresh:
+                    await load(client, subject, payloads, min(500, count), concurrency)  # warm-up
+                times, wall = await load(client, subject, payloads, count, concurrency)
+                results[f"{name} x{concurrency}"] = figures(times, wall)
+                print(f"  measured {name} with {concurrency} requester(s)", file=sys.stderr)
     finally:
         await client.close()
     return results
 
 
 def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> str:
-    echo = results["echo"]
     lines = [
-        f"request/reply latency, {args.concurrency} concurrent requesters, {args.requests} requests per path,"
-        f" {args.mailboxes} extra mailboxes",
-        f"{'path':<10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'req/s':>9}"
+        f"request/reply latency, {args.requests} requests per path, {args.mailboxes} extra mailboxes",
+        f"{'path x requesters':<18} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'req/s':>9}"
         f" {'p50/echo':>9} {'p99/echo':>9}",
     ]
     for name, f in results.items():
+        echo = results["echo x" + name.rsplit(" x", 1)[1]]
         lines.append(
-            f"{name:<10} {f['p50']:>8.2f} {f['p99']:>8.2f} {f['max']:>8.1f} {f['rps']:>9.0f}"
+            f"{name:<18} {f['p50']:>8.2f} {f['p99']:>8.2f} {f['max']:>8.1f} {f['rps']:>9.0f}"
             f" {f['p50'] / echo['p50']:>9.1f} {f['p99'] / echo['p99']:>9.1f}"
         )
     return "\n".join(lines)
@@ -158,7 +176,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=20_000)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--concurrency", type=lambda t: [int(n) for n in t.split(",")], default=[1, 32], help="e.g. 1,32"
+    )
     parser.add_argument("--mailboxes", type=int, default=20_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mss-bench-lookups-") as folder:
