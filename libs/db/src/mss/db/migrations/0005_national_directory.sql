@@ -65,12 +65,13 @@ CREATE TABLE national_entries (
     PRIMARY KEY (version_id, address)
 ) PARTITION BY LIST (version_id);
 
--- Completion search: a prefix range on a key, read in key order, stops after N rows (top N).
-CREATE INDEX national_entries_by_name ON national_entries (name_key);
-CREATE INDEX national_entries_by_alt ON national_entries (alt_key);
+-- Completion search: a prefix range on a key, read in (key, name, address) order, stops after N rows
+-- (top N). The address makes the order total, so no group of equal keys has to be sorted.
+CREATE INDEX national_entries_by_name ON national_entries (name_key, address);
+CREATE INDEX national_entries_by_alt ON national_entries (alt_key, address);
 CREATE INDEX national_entries_by_rpps ON national_entries (rpps) WHERE rpps IS NOT NULL;
-CREATE INDEX national_entries_by_profession ON national_entries (profession_key, name_key);
-CREATE INDEX national_entries_by_city ON national_entries (city_key, name_key);
+CREATE INDEX national_entries_by_profession ON national_entries (profession_key, name_key, address);
+CREATE INDEX national_entries_by_city ON national_entries (city_key, name_key, address);
 
 -- Incremental sync state per source (fhir): changes since `cursor` are asked next time.
 CREATE TABLE national_sync (

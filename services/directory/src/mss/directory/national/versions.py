@@ -28,13 +28,13 @@ Conn = asyncpg.Connection | PoolConnectionProxy
 IMPORT_LOCK = 0x6D73736E  # "mssn": one import (or version creation) at a time
 _INDEXES = (
     "ALTER TABLE {t} ADD CONSTRAINT {t}_pkey PRIMARY KEY (version_id, address)",
-    "CREATE INDEX {t}_by_name ON {t} (name_key)",
-    "CREATE INDEX {t}_by_alt ON {t} (alt_key)",
+    "CREATE INDEX {t}_by_name ON {t} (name_key, address)",
+    "CREATE INDEX {t}_by_alt ON {t} (alt_key, address)",
     "CREATE INDEX {t}_by_rpps ON {t} (rpps) WHERE rpps IS NOT NULL",
-    "CREATE INDEX {t}_by_profession ON {t} (profession_key, name_key)",
-    "CREATE INDEX {t}_by_city ON {t} (city_key, name_key)",
+    "CREATE INDEX {t}_by_profession ON {t} (profession_key, name_key, address)",
+    "CREATE INDEX {t}_by_city ON {t} (city_key, name_key, address)",
 )
-_ANALYZED = "address, rpps, name_key, alt_key, profession_key, city_key"
+_ANALYZED = "version_id, address, rpps, name_key, alt_key, profession_key, city_key"
 """Columns searched: their statistics are all the planner needs."""
 """The indexes of ``national_entries`` (migration 0005), built on a version's table before it is attached."""
 

@@ -1,0 +1,214 @@
+"""National directory mirror: import of a full-size extraction, then completion search and exact lookups.
+
+A private PostgreSQL (embedded, on a free port, in a temp folder) is started and migrated; a
+synthetic extraction of ``--rows`` rows (535,000: the size of the ANS file) is generated as the zip
+the ANS serves, then imported by ``python -m mss.directory.national import`` in a child process,
+exactly as an operator runs it. Figures:
+
+* import wall time, and the peak resident memory of the importing process (``ru_maxrss`` of that
+  child, from ``wait4``); PostgreSQL's own memory is separate and not counted; the size of the
+  version's table and indexes is given instead;
+* completion search (``queries.search``, one client, one query at a time) over the full mirror:
+  p50/p95/p99/max over ``--queries`` random queries (name prefixes of 1 to 6 letters, "first last"
+  prefixes, RPPS numbers, profession and city prefixes), after a warm-up;
+* exact address lookup (``queries.national_entry``): p50/p99 over ``--lookups`` random addresses
+  (one in ten absent).
+
+    uv run python bench/directory.py [--rows 535000] [--queries 1000] [--lookups 10000] [--json FILE]
+
+Aims: import under 60 s and 500 MB; search p95 under 50 ms. This machine is shared and noisy:
+repeat before reading much into one figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from mss.db.migrate import migrate
+from mss.devstack.ports import free_port
+from mss.devstack.postgres import PostgresConfig, start_postgres, stop_postgres
+from mss.directory.national.generate import generate
+from mss.directory.national.synthetic import CITIES, FIRST_NAMES, LAST_NAMES, PROFESSIONS
+
+AIMS = {"import_s": 60.0, "import_mb": 500.0, "search_p95_ms": 50.0}
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run_import(path: Path, url: str) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS MB of the importing process, its report) of one CLI import."""
+    env = os.environ | {"MSS_DIRECTORY_DATABASE_URL": url}
+    started = time.monotonic()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mss.directory.national", "import", str(path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    report = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - started
+    if child.returncode != 0:
+        raise SystemExit(f"import failed ({child.returncode}):\n{report}")
+    return wall, usage.ru_maxrss / 1024, report
+
+
+def queries(rng: random.Random, count: int, rpps: list[str]) -> list[str]:
+    """Random queries of every kind search answers."""
+    makers: list[Callable[[], str]] = [
+        lambda: rng.choice(LAST_NAMES)[: rng.randint(1, 6)],
+        lambda: f"{rng.choice(LAST_NAMES)} {rng.choice(FIRST_NAMES)[: rng.randint(1, 3)]}",
+        lambda: f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)[: rng.randint(1, 3)]}",
+        lambda: rng.choice(rpps),
+        lambda: rng.choice(PROFESSIONS)[1][: rng.randint(3, 8)],
+        lambda: rng.choice(CITIES)[1][: rng.randint(2, 6)],
+    ]
+    return [rng.choice(makers)() for _ in range(count)]
+
+
+async def timed(call: Callable[[str], Awaitable[Any]], inputs: list[str]) -> tuple[list[float], int]:
+    """Latencies (ms) of ``call`` on each input in turn, and how many answers were non-empty."""
+    times, found = [], 0
+    for item in inputs:
+        started = time.perf_counter()
+        answer = await call(item)
+        times.append((time.perf_counter() - started) * 1000)
+        found += bool(answer)
+    return times, found
+
+
+def percentile(times: list[float], share: float) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+async def measure_queries(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    from mss.directory.national.queries import national_entry, search
+
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    assert pool is not None
+    rng = random.Random(args.seed)
+    try:
+        version = await pool.fetchval("SELECT version_id FROM national_current")
+        table = f"national_entries_v{int(version)}"
+        size = await pool.fetchval(f"SELECT pg_total_relation_size('{table}')")
+        rpps = [
+            r["rpps"] for r in await pool.fetch(f"SELECT rpps FROM {table} WHERE rpps IS NOT NULL LIMIT 5000")
+        ]
+        sample = await pool.fetch(
+            f"SELECT address FROM {table} TABLESAMPLE SYSTEM (5) LIMIT $1", args.lookups
+        )
+        addresses = [r["address"] for r in sample]
+        lookups = [
+            a if rng.random() > 0.1 else f"absent.{n}@nulle-part.mssante.fr" for n, a in enumerate(addresses)
+        ]
+        rng.shuffle(lookups)
+        await timed(lambda q: search(pool, q), queries(rng, 100, rpps))  # warm-up
+        search_ms, found = await timed(lambda q: search(pool, q), queries(rng, args.queries, rpps))
+        await timed(lambda a: national_entry(pool, a), lookups[:200])  # warm-up
+        lookup_ms, present = await timed(lambda a: national_entry(pool, a), lookups)
+    finally:
+        await pool.close()
+    return {
+        "table_mb": size / 2**20,
+        "search": {
+            "queries": len(search_ms),
+            "answered": found,
+            "p50_ms": percentile(search_ms, 0.50),
+            "p95_ms": percentile(search_ms, 0.95),
+            "p99_ms": percentile(search_ms, 0.99),
+            "max_ms": max(search_ms),
+        },
+        "lookup": {
+            "lookups": len(lookup_ms),
+            "found": present,
+            "p50_ms": percentile(lookup_ms, 0.50),
+            "p99_ms": percentile(lookup_ms, 0.99),
+            "max_ms": max(lookup_ms),
+        },
+    }
+
+
+def verdict(value: float, aim: float) -> str:
+    return "ok" if value < aim else "ABOVE AIM"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=535_000)
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--lookups", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="write the figures as JSON")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mss-bench-directory-") as folder:
+        work = Path(folder)
+        config = PostgresConfig(work / "postgres", port=free_port())
+        log("starting PostgreSQL…")
+        start_postgres(config)
+        try:
+            asyncio.run(migrate(config.url()))
+            log(f"generating {args.rows:,} rows…")
+            started = time.monotonic()
+            made = generate(work / "extraction.zip", args.rows, seed=args.seed, zipped=True)
+            generated_s = time.monotonic() - started
+            log(f"importing ({made.path.stat().st_size / 2**20:.1f} MB zip)…")
+            import_s, import_mb, report = run_import(made.path, config.url())
+            log(report.strip())
+            log("searching…")
+            figures = asyncio.run(measure_queries(config.url(), args))
+        finally:
+            stop_postgres(config)
+    figures |= {
+        "rows": args.rows,
+        "generate_s": generated_s,
+        "import_s": import_s,
+        "import_peak_mb": import_mb,
+        "bench_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "machine": f"{os.cpu_count()} CPU {platform.machine()}, Python {platform.python_version()}",
+        "loadavg": os.getloadavg(),
+    }
+    s, lk = figures["search"], figures["lookup"]
+    print(f"national directory, {args.rows:,} rows ({figures['machine']}, load {figures['loadavg'][0]:.1f})")
+    print(f"generate (zip)      {generated_s:8.1f} s")
+    print(
+        f"import              {import_s:8.1f} s   [{verdict(import_s, AIMS['import_s'])}: < 60 s]"
+        f"   peak RSS {import_mb:.0f} MB [{verdict(import_mb, AIMS['import_mb'])}: < 500 MB]"
+        f"   (PostgreSQL apart; the version's table and indexes: {figures['table_mb']:.0f} MB)"
+    )
+    print(
+        f"search  x{s['queries']:<6}   p50 {s['p50_ms']:6.2f} ms   p95 {s['p95_ms']:6.2f} ms"
+        f" [{verdict(s['p95_ms'], AIMS['search_p95_ms'])}: < 50 ms]   p99 {s['p99_ms']:6.2f} ms"
+        f"   max {s['max_ms']:6.1f} ms   ({s['answered']} answered)"
+    )
+    print(
+        f"lookup  x{lk['lookups']:<6}   p50 {lk['p50_ms']:6.2f} ms   p99 {lk['p99_ms']:6.2f} ms"
+        f"   max {lk['max_ms']:6.1f} ms   ({lk['found']} found)"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
