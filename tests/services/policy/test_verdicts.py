@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 from mss.policy.domain.trustlist import TrustList
-from mss.policy.domain.verdicts import decide_recipient
-from mss.v1 import AddressLookupReply, DomainMode, Listener, MailboxStatus, MailboxType, RouteKind, Verdict
+from mss.policy.domain.verdicts import OUTSIDE, apply_mixed_rule, decide_recipient, refuse
+from mss.v1 import (
+    AddressLookupReply,
+    DomainMode,
+    Listener,
+    MailboxStatus,
+    MailboxType,
+    MixedRecipients,
+    RouteKind,
+    Verdict,
+)
 
 TRUST = TrustList(version="v1", generated_at="", domains={"autre-operateur.mssante.fr": ("CN=x",)})
 
@@ -72,3 +81,20 @@ def test_peer_operators_cannot_relay_to_another_operator() -> None:
 def test_peer_operators_reach_our_mailboxes() -> None:
     verdict = decide_recipient("jean@chu.mssante.fr", mailbox(), TRUST, Listener.LISTENER_PEER)
     assert verdict.verdict == Verdict.VERDICT_ACCEPT
+
+
+@pytest.mark.parametrize(
+    ("rule", "whole"),
+    [
+        (MixedRecipients.MIXED_RECIPIENTS_UNSPECIFIED, True),
+        (MixedRecipients.MIXED_RECIPIENTS_REFUSE_WHOLE, True),
+        (MixedRecipients.MIXED_RECIPIENTS_DELIVER_VALID, False),
+    ],
+)
+def test_an_outside_recipient_makes_the_whole_message_refused_unless_the_establishment_says_otherwise(
+    rule: int, whole: bool
+) -> None:
+    outside = apply_mixed_rule(refuse(550, "5.7.1", OUTSIDE), rule)
+    assert outside.refuse_whole_message is whole
+    unknown = apply_mixed_rule(refuse(550, "5.1.1", "No such mailbox here"), rule)
+    assert unknown.refuse_whole_message is False  # an unknown mailbox of ours is refused alone

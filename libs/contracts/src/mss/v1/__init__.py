@@ -2,7 +2,7 @@
 
 from mss.v1.audit_pb2 import AuditCode, AuditEvent, RecipientStatus
 from mss.v1.common_pb2 import BlobRef, Listener, MailboxType, PeerCertificate, Recipient, Route, RouteKind
-from mss.v1.directory_pb2 import AddressLookupReply, AddressLookupRequest, AuthMechanism, AuthOutcome, AuthenticateReply, AuthenticateRequest, DirectoryEntry, DomainMode, MailboxStatus, ResolveReply, ResolveRequest, SearchReply, SearchRequest, TrustReason
+from mss.v1.directory_pb2 import AddressLookupReply, AddressLookupRequest, AuthMechanism, AuthOutcome, AuthenticateReply, AuthenticateRequest, DirectoryEntry, DomainMode, MailboxStatus, MixedRecipients, ResolveReply, ResolveRequest, SearchReply, SearchRequest, TrustReason
 from mss.v1.message_pb2 import DeliveryRequested, MessageReceived
 from mss.v1.policy_pb2 import OperatorLookupReply, OperatorLookupRequest, RecipientCheckReply, RecipientCheckRequest, SenderCheckReply, SenderCheckRequest, Verdict
 from mss.v1.storage_pb2 import MailboxEntry, MailboxListReply, MailboxListRequest, MessageFetchReply, MessageFetchRequest
@@ -29,6 +29,7 @@ __all__ = [
     "MessageFetchReply",
     "MessageFetchRequest",
     "MessageReceived",
+    "MixedRecipients",
     "OperatorLookupReply",
     "OperatorLookupRequest",
     "PeerCertificate",

@@ -41,6 +41,10 @@ class _AuditCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditCode.V
     """Ingress durably accepted a message (250 given); its recipients were accepted at RCPT time."""
     AUDIT_CODE_MESSAGE_TEMPFAIL: _AuditCode.ValueType  # 201
     """Ingress could not accept a message (4xx given)."""
+    AUDIT_CODE_MESSAGE_REFUSED: _AuditCode.ValueType  # 202
+    """Ingress refused a whole message at the end of DATA (5xx given), e.g. recipients outside the
+    trust space under the establishment's "refuse whole" rule; nothing was queued.
+    """
     AUDIT_CODE_MESSAGE_ROUTED: _AuditCode.ValueType  # 300
     """The router split the message into deliveries."""
     AUDIT_CODE_STORED: _AuditCode.ValueType  # 400
@@ -75,6 +79,10 @@ AUDIT_CODE_MESSAGE_ACCEPTED: AuditCode.ValueType  # 200
 """Ingress durably accepted a message (250 given); its recipients were accepted at RCPT time."""
 AUDIT_CODE_MESSAGE_TEMPFAIL: AuditCode.ValueType  # 201
 """Ingress could not accept a message (4xx given)."""
+AUDIT_CODE_MESSAGE_REFUSED: AuditCode.ValueType  # 202
+"""Ingress refused a whole message at the end of DATA (5xx given), e.g. recipients outside the
+trust space under the establishment's "refuse whole" rule; nothing was queued.
+"""
 AUDIT_CODE_MESSAGE_ROUTED: AuditCode.ValueType  # 300
 """The router split the message into deliveries."""
 AUDIT_CODE_STORED: AuditCode.ValueType  # 400

@@ -72,6 +72,30 @@ MAILBOX_STATUS_DELETED: MailboxStatus.ValueType  # 3
 """Deleted; the address is never reused for another person."""
 Global___MailboxStatus: _TypeAlias = MailboxStatus  # noqa: Y015
 
+class _MixedRecipients:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MixedRecipientsEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MixedRecipients.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MIXED_RECIPIENTS_UNSPECIFIED: _MixedRecipients.ValueType  # 0
+    """Not said: refuse whole."""
+    MIXED_RECIPIENTS_REFUSE_WHOLE: _MixedRecipients.ValueType  # 1
+    """Refuse the whole message at the end of DATA, naming the outside recipients (the default)."""
+    MIXED_RECIPIENTS_DELIVER_VALID: _MixedRecipients.ValueType  # 2
+    """Refuse the outside recipients at RCPT and deliver to the others."""
+
+class MixedRecipients(_MixedRecipients, metaclass=_MixedRecipientsEnumTypeWrapper):
+    """What an establishment does with a message addressed both inside and outside the trust space."""
+
+MIXED_RECIPIENTS_UNSPECIFIED: MixedRecipients.ValueType  # 0
+"""Not said: refuse whole."""
+MIXED_RECIPIENTS_REFUSE_WHOLE: MixedRecipients.ValueType  # 1
+"""Refuse the whole message at the end of DATA, naming the outside recipients (the default)."""
+MIXED_RECIPIENTS_DELIVER_VALID: MixedRecipients.ValueType  # 2
+"""Refuse the outside recipients at RCPT and deliver to the others."""
+Global___MixedRecipients: _TypeAlias = MixedRecipients  # noqa: Y015
+
 class _AuthMechanism:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -205,6 +229,7 @@ class AddressLookupReply(_message.Message):
     MAILBOX_STATUS_FIELD_NUMBER: _builtins.int
     DIRECTORY_VERSION_FIELD_NUMBER: _builtins.int
     CERTIFICATE_DN_FIELD_NUMBER: _builtins.int
+    MIXED_RECIPIENTS_FIELD_NUMBER: _builtins.int
     domain_hosted: _builtins.bool
     """True when the address's domain is one of ours."""
     mailbox_found: _builtins.bool
@@ -223,6 +248,8 @@ class AddressLookupReply(_message.Message):
     """Version of the directory data used."""
     certificate_dn: _builtins.str
     """Applicative mailbox: subject DN of the client certificate allowed to send as it."""
+    mixed_recipients: Global___MixedRecipients.ValueType
+    """The establishment's rule for messages mixing trust-space and outside recipients."""
     def __init__(
         self,
         *,
@@ -235,10 +262,11 @@ class AddressLookupReply(_message.Message):
         mailbox_status: Global___MailboxStatus.ValueType = ...,
         directory_version: _builtins.str = ...,
         certificate_dn: _builtins.str = ...,
+        mixed_recipients: Global___MixedRecipients.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_dn", b"certificate_dn", "directory_version", b"directory_version", "domain_hosted", b"domain_hosted", "domain_mode", b"domain_mode", "mailbox_found", b"mailbox_found", "mailbox_status", b"mailbox_status", "mailbox_type", b"mailbox_type", "smarthost", b"smarthost", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_dn", b"certificate_dn", "directory_version", b"directory_version", "domain_hosted", b"domain_hosted", "domain_mode", b"domain_mode", "mailbox_found", b"mailbox_found", "mailbox_status", b"mailbox_status", "mailbox_type", b"mailbox_type", "mixed_recipients", b"mixed_recipients", "smarthost", b"smarthost", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

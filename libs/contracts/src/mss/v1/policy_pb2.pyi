@@ -187,6 +187,7 @@ class RecipientCheckReply(_message.Message):
     ROUTE_FIELD_NUMBER: _builtins.int
     TRUST_LIST_VERSION_FIELD_NUMBER: _builtins.int
     DIRECTORY_VERSION_FIELD_NUMBER: _builtins.int
+    REFUSE_WHOLE_MESSAGE_FIELD_NUMBER: _builtins.int
     verdict: Global___Verdict.ValueType
     """The decision."""
     smtp_code: _builtins.int
@@ -199,6 +200,10 @@ class RecipientCheckReply(_message.Message):
     """Version of the allowed-domain list used for the decision."""
     directory_version: _builtins.str
     """Version of the directory data used for the decision."""
+    refuse_whole_message: _builtins.bool
+    """With a refusal: take the recipient now (250) and refuse the whole message at the end of DATA
+    with this verdict's code and reason (the sender's establishment refuses mixed messages whole).
+    """
     @_builtins.property
     def route(self) -> _common_pb2.Route:
         """Route of the recipient when accepted."""
@@ -213,10 +218,11 @@ class RecipientCheckReply(_message.Message):
         route: _common_pb2.Route | None = ...,
         trust_list_version: _builtins.str = ...,
         directory_version: _builtins.str = ...,
+        refuse_whole_message: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["route", b"route"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["directory_version", b"directory_version", "enhanced_code", b"enhanced_code", "reason", b"reason", "route", b"route", "smtp_code", b"smtp_code", "trust_list_version", b"trust_list_version", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["directory_version", b"directory_version", "enhanced_code", b"enhanced_code", "reason", b"reason", "refuse_whole_message", b"refuse_whole_message", "route", b"route", "smtp_code", b"smtp_code", "trust_list_version", b"trust_list_version", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

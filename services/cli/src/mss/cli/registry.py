@@ -45,6 +45,14 @@ def add_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     created.add_argument("tenant")
     created.add_argument("--name", required=True)
     created.add_argument("--finess")
+    rules = tenant.add_parser("set", help="change an establishment's name or rules")
+    rules.add_argument("tenant")
+    rules.add_argument("--name")
+    rules.add_argument(
+        "--mixed-recipients",
+        choices=["refuse_whole", "deliver_valid"],
+        help="a message for trust-space and outside recipients: refused whole, or delivered to the others",
+    )
     domain = tenant.add_parser("add-domain", help="a domain of an establishment")
     domain.add_argument("tenant")
     domain.add_argument("domain")
@@ -91,6 +99,9 @@ def request_for(args: argparse.Namespace) -> tuple[str, str, Any]:
             return "GET", f"/api/v1/tenants/{args.tenant}/correspondents", None
         case "tenant", "create":
             return "POST", "/api/v1/tenants", {"id": args.tenant, "name": args.name, "finess": args.finess}
+        case "tenant", "set":
+            body = {"name": args.name, "mixed_recipients": args.mixed_recipients}
+            return "PATCH", f"/api/v1/tenants/{args.tenant}", {k: v for k, v in body.items() if v}
         case "tenant", "add-domain":
             body = {"name": args.domain, "mode": args.mode, "smarthost": args.smarthost}
             return "POST", f"/api/v1/tenants/{args.tenant}/domains", body

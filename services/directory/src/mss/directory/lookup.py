@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mss.v1 import AddressLookupReply, DomainMode, MailboxStatus, MailboxType
+from mss.v1 import AddressLookupReply, DomainMode, MailboxStatus, MailboxType, MixedRecipients
 
 _MODES = {"saas": DomainMode.DOMAIN_MODE_SAAS, "proxy": DomainMode.DOMAIN_MODE_PROXY}
 _TYPES = {
@@ -13,6 +13,10 @@ _TYPES = {
     "ORG": MailboxType.MAILBOX_TYPE_ORG,
     "APP": MailboxType.MAILBOX_TYPE_APP,
     "CAB": MailboxType.MAILBOX_TYPE_CAB,
+}
+_MIXED = {
+    "refuse_whole": MixedRecipients.MIXED_RECIPIENTS_REFUSE_WHOLE,
+    "deliver_valid": MixedRecipients.MIXED_RECIPIENTS_DELIVER_VALID,
 }
 _STATUSES = {
     "active": MailboxStatus.MAILBOX_STATUS_ACTIVE,
@@ -41,6 +45,9 @@ def reply_for(
     reply.tenant_id = domain["tenant_id"]
     reply.domain_mode = _MODES[domain["mode"]]
     reply.smarthost = domain["smarthost"] or ""
+    reply.mixed_recipients = _MIXED.get(
+        str(domain.get("mixed_recipients")), MixedRecipients.MIXED_RECIPIENTS_UNSPECIFIED
+    )
     if mailbox is not None and mailbox["domain"] == domain["name"]:
         reply.mailbox_found = True
         reply.mailbox_type = _TYPES[mailbox["type"]]

@@ -48,7 +48,10 @@ class Registry:
                 conn.transaction(isolation="repeatable_read", readonly=True),
             ):
                 version = await conn.fetchval("SELECT version FROM directory_meta")
-                domains = await conn.fetch("SELECT name, tenant_id, mode, smarthost FROM domains")
+                domains = await conn.fetch(
+                    "SELECT d.name, d.tenant_id, d.mode, d.smarthost, t.mixed_recipients"
+                    " FROM domains d JOIN tenants t ON t.id = d.tenant_id"
+                )
                 mailboxes = await conn.fetch(
                     "SELECT address, domain, type, status, certificate_dn, display_name, owner_rpps"
                     " FROM mailboxes"

@@ -64,6 +64,8 @@ class Transaction:
     directory_version: str = ""
     identity: str = ""
     """Who authenticated at submission (SMTP AUTH), if anyone."""
+    refused_whole: list[str] = field(default_factory=list)
+    """Recipients that make the whole message refused at the end of DATA (outside the trust space)."""
 
 
 def transaction(envelope: Envelope) -> Transaction:
@@ -186,6 +188,10 @@ class IngressHandler:
         verdict = await self.ask(subjects.RCPT_CHECK, request, RecipientCheckReply, tx.trace_id)
         if verdict is None:
             return replies.S451_POLICY_UNAVAILABLE
+        if verdict.refuse_whole_message:  # taken now so that the client goes on to DATA, refused there
+            tx.refused_whole.append(address)
+            envelope.rcpt_tos.append(address)
+            return replies.S250_RECIPIENT_NOTED
         if verdict.verdict != Verdict.VERDICT_ACCEPT:
             return replies.verdict(verdict.smtp_code, verdict.enhanced_code, verdict.reason)
         envelope.rcpt_tos.append(address)
@@ -198,6 +204,8 @@ class IngressHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Store the body and publish MessageReceived durably, then (only then) answer 250."""
         tx = transaction(envelope)
+        if tx.refused_whole:
+            return await self._refuse_whole(envelope, tx)
         if not tx.recipients:
             return replies.S554_NO_VALID_RECIPIENTS
         content = envelope.original_content
@@ -249,6 +257,27 @@ class IngressHandler:
             extra={"message_id": tx.message_id, "size": body.size, "recipients": len(tx.recipients)},
         )
         return replies.queued(tx.message_id)
+
+    async def _refuse_whole(self, envelope: Envelope, tx: Transaction) -> str:
+        """Refuse the message (nothing is stored), naming the recipients outside the trust space."""
+        reply = replies.refused_whole(tx.refused_whole)
+        auditor = self.service.auditor
+        event = auditor.event(
+            code=AuditCode.AUDIT_CODE_MESSAGE_REFUSED,
+            message_id=tx.message_id,
+            mail_from=envelope.mail_from or "",
+            status=RecipientStatus.RECIPIENT_STATUS_REFUSED,
+            reply=reply,
+            reason=f"outside the trust space: {', '.join(tx.refused_whole)}; {len(tx.recipients)} inside"
+            + (f"; authenticated as {tx.identity}" if tx.identity else ""),
+            trust_list_version=tx.trust_list_version,
+            trace_id=tx.trace_id,
+        )
+        try:
+            await auditor.emit(event)
+        except Exception:  # refused all the same: nothing was accepted
+            log.error("refusal not audited", extra={"message_id": tx.message_id})
+        return reply
 
     def _not_queued(self, tx: Transaction, exc: BaseException) -> str:
         log.error("message not queued", extra={"message_id": tx.message_id, "error": type(exc).__name__})

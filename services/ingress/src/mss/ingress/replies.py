@@ -5,6 +5,9 @@ from __future__ import annotations
 S235_AUTHENTICATED = "235 2.7.0 Authentication successful"
 S250_SENDER_OK = "250 2.1.0 Sender OK"
 S250_RECIPIENT_OK = "250 2.1.5 Recipient OK"
+S250_RECIPIENT_NOTED = (
+    "250 2.1.5 Recipient noted; outside the MSSante trust space, the message will be refused"
+)
 S451_POLICY_UNAVAILABLE = "451 4.4.3 Policy service not available, try again later"
 S451_NOT_QUEUED = "451 4.3.0 Message not queued, try again later"
 S452_TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
@@ -31,3 +34,16 @@ def verdict(code: int, enhanced: str, reason: str) -> str:
     """A reply built from a policy verdict (reason is policy's client-safe text)."""
     safe = " ".join(reason.split())[:200] or "Refused"
     return f"{code} {enhanced} {safe}"
+
+
+def refused_whole(recipients: list[str], room: int = 400) -> str:
+    """The end-of-DATA refusal of a message with recipients outside the trust space, naming as many
+    as fit in one reply line (RFC 5321: 512 octets)."""
+    named: list[str] = []
+    for recipient in recipients:
+        if sum(len(n) + 4 for n in named) + len(recipient) > room:
+            break
+        named.append(recipient)
+    more = f" and {len(recipients) - len(named)} more" if len(recipients) > len(named) else ""
+    listed = ", ".join(f"<{r}>" for r in named)
+    return f"550 5.7.1 Message refused: recipients outside the MSSante trust space: {listed}{more}"

@@ -12,11 +12,13 @@ from mss.bus.service import BusService
 from mss.core.errors import ContractError
 from mss.policy.domain.cache import TtlCache
 from mss.policy.domain.trustlist import TrustList
-from mss.policy.domain.verdicts import decide_recipient, refuse
+from mss.policy.domain.verdicts import OUTSIDE, apply_mixed_rule, decide_recipient, refuse
 from mss.v1 import (
     AddressLookupReply,
     AddressLookupRequest,
     AuditCode,
+    Listener,
+    MixedRecipients,
     RecipientCheckReply,
     RecipientCheckRequest,
     RecipientStatus,
@@ -79,6 +81,14 @@ class RecipientChecker:
         else:
             verdict = decide_recipient(request.recipient, found, self.trust, request.listener)
             verdict.directory_version = found.directory_version
+            if verdict.reason == OUTSIDE and request.listener == Listener.LISTENER_SUBMISSION:
+                sender = await self.ask_directory(request.mail_from, headers)
+                rule = (
+                    sender.mixed_recipients
+                    if sender is not None
+                    else MixedRecipients.MIXED_RECIPIENTS_UNSPECIFIED
+                )
+                verdict = apply_mixed_rule(verdict, rule)
         verdict.trust_list_version = self.trust.version
         if verdict.verdict == Verdict.VERDICT_ACCEPT:
             return verdict
@@ -92,7 +102,8 @@ class RecipientChecker:
                 status=status,
                 tenant_id=verdict.route.tenant_id,
                 reply=f"{verdict.smtp_code} {verdict.enhanced_code} {verdict.reason}",
-                reason=verdict.reason,
+                reason=verdict.reason
+                + (" (the whole message is refused)" if verdict.refuse_whole_message else ""),
                 trust_list_version=self.trust.version,
                 directory_version=verdict.directory_version,
                 trace_id=trace_id,

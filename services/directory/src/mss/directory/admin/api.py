@@ -19,7 +19,15 @@ from aiohttp import web
 from mss.bus.audit import Auditor
 from mss.core.errors import ConflictError, DataError, NotFoundError
 from mss.directory.admin import store
-from mss.directory.admin.models import DomainIn, GhtIn, MailboxFields, MailboxIn, StatusChange, TenantIn
+from mss.directory.admin.models import (
+    DomainIn,
+    GhtIn,
+    MailboxFields,
+    MailboxIn,
+    StatusChange,
+    TenantIn,
+    TenantRules,
+)
 from mss.directory.admin.openapi import Operation, document
 from mss.directory.correspondents import correspondents
 from mss.v1 import AuditCode
@@ -159,6 +167,13 @@ class AdminApi:
                 "Show an establishment",
                 None,
                 lambda c: store.get_tenant(pool(), c.match["tenant_id"]),
+            ),
+            Operation(
+                "PATCH",
+                "/api/v1/tenants/{tenant_id}",
+                "Change an establishment's name or rules",
+                TenantRules,
+                lambda c: store.update_tenant(pool(), c.match["tenant_id"], c.body),
             ),
             Operation(
                 "POST",

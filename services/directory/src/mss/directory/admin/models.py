@@ -50,6 +50,17 @@ class TenantIn(Strict):
     finess: Finess | None = None
 
 
+class TenantRules(Strict):
+    """What an establishment changes about itself."""
+
+    name: Text | None = None
+    mixed_recipients: Literal["refuse_whole", "deliver_valid"] | None = Field(
+        default=None,
+        description="A message for trust-space and outside recipients: refused whole, or delivered to "
+        "the trust-space recipients only",
+    )
+
+
 class DomainIn(Strict):
     """A domain of an establishment: mailboxes hosted by us (saas) or relayed to its server (proxy)."""
 

@@ -21,6 +21,7 @@ from mss.directory.admin.models import (
     MailboxIn,
     StatusChange,
     TenantIn,
+    TenantRules,
 )
 
 _TRANSITIONS = {
@@ -30,7 +31,7 @@ _TRANSITIONS = {
     ("suspended", "deleted"),
 }
 _TENANTS = """
-SELECT t.id, t.name, t.finess, t.ght_id,
+SELECT t.id, t.name, t.finess, t.ght_id, t.mixed_recipients,
        coalesce((SELECT json_agg(json_build_object('name', d.name, 'mode', d.mode, 'smarthost', d.smarthost)
                  ORDER BY d.name) FROM domains d WHERE d.tenant_id = t.id)::text, '[]') AS domains,
        (SELECT count(*) FROM mailboxes m WHERE m.tenant_id = t.id AND m.status <> 'deleted') AS mailboxes
@@ -141,6 +142,22 @@ async def create_tenant(pool: asyncpg.Pool, tenant: TenantIn) -> Change:
     return Change(
         tenant.id, f"establishment {tenant.id}", f"created: {tenant.name!r}, FINESS {tenant.finess}"
     )
+
+
+async def update_tenant(pool: asyncpg.Pool, tenant_id: str, rules: TenantRules) -> Change:
+    """Change an establishment's name or rules."""
+    fields = {k: v for k, v in rules.model_dump(exclude_unset=True).items() if v is not None}
+    if not fields:
+        raise DataError("nothing to change")
+    async with pool.acquire() as conn, conn.transaction():
+        if not await conn.fetchval("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE", tenant_id):
+            raise NotFoundError(f"no establishment {tenant_id}")
+        assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(fields, start=2))
+        update = f"UPDATE tenants SET {assignments} WHERE id = $1"  # noqa: S608 (model fields)
+        await conn.execute(update, tenant_id, *fields.values())
+        await _bump(conn)
+    detail = ", ".join(f"{k} = {v}" for k, v in sorted(fields.items()))
+    return Change(tenant_id, f"establishment {tenant_id}", f"updated: {detail}")
 
 
 async def add_domain(pool: asyncpg.Pool, tenant_id: str, domain: DomainIn) -> Change:

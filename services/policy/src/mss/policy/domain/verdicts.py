@@ -9,11 +9,14 @@ from mss.v1 import (
     Listener,
     MailboxStatus,
     MailboxType,
+    MixedRecipients,
     RecipientCheckReply,
     Route,
     RouteKind,
     Verdict,
 )
+
+OUTSIDE = "Recipient domain is outside the MSSante trust space"
 
 
 def refuse(code: int, enhanced: str, reason: str) -> RecipientCheckReply:
@@ -71,4 +74,13 @@ def decide_recipient(
         if listener == Listener.LISTENER_PEER:
             return refuse(550, "5.7.1", "Relaying denied: recipient is not hosted here")
         return accept(Route(kind=RouteKind.ROUTE_KIND_PEER))
-    return refuse(550, "5.7.1", "Recipient domain is outside the MSSante trust space")
+    return refuse(550, "5.7.1", OUTSIDE)
+
+
+def apply_mixed_rule(verdict: RecipientCheckReply, rule: MixedRecipients.ValueType) -> RecipientCheckReply:
+    """A recipient outside the trust space, sent by one of our establishments: unless that
+    establishment chose to deliver to the valid recipients, the whole message will be refused at
+    the end of DATA (product brief, point 6)."""
+    if verdict.reason == OUTSIDE and rule != MixedRecipients.MIXED_RECIPIENTS_DELIVER_VALID:
+        verdict.refuse_whole_message = True
+    return verdict
