@@ -352,3 +352,14 @@ async def test_a_seed_records_creations_and_cannot_change_a_type(admin: Admin, t
         await seed(admin.database_url, path)
     _, shown = await admin.call("GET", "/api/v1/mailboxes/cardiologie@chu-demo.mssante.fr")
     assert shown["type"] == "ORG"
+
+
+async def test_an_establishment_chooses_its_mixed_recipients_rule(admin: Admin) -> None:
+    await establishment(admin)
+    path = f"/api/v1/tenants/{admin.tenant}"
+    assert (await admin.call("GET", path))[1]["mixed_recipients"] == "refuse_whole"  # the default
+    status, error = await admin.call("PATCH", path, {"mixed_recipients": "deliver_some"})
+    assert (status, error["fields"][0]["field"]) == (422, "mixed_recipients")
+    assert (await mss(admin, "tenant", "set", admin.tenant, "--mixed-recipients", "deliver_valid"))[0] == 0
+    assert (await admin.call("GET", path))[1]["mixed_recipients"] == "deliver_valid"
+    assert (await admin.call("PATCH", "/api/v1/tenants/nowhere", {"name": "x"}))[0] == 404
