@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from mss.policy.domain.trustlist import TrustList
-from mss.policy.domain.verdicts import OUTSIDE, apply_mixed_rule, decide_recipient, refuse
+from mss.policy.domain.verdicts import OUTSIDE, apply_mixed_rule, decide_recipient, recipient_limit, refuse
 from mss.v1 import (
     AddressLookupReply,
     DomainMode,
@@ -98,3 +98,20 @@ def test_an_outside_recipient_makes_the_whole_message_refused_unless_the_establi
     assert outside.refuse_whole_message is whole
     unknown = apply_mixed_rule(refuse(550, "5.1.1", "No such mailbox here"), rule)
     assert unknown.refuse_whole_message is False  # an unknown mailbox of ours is refused alone
+
+
+@pytest.mark.parametrize(
+    ("address", "found", "limit"),
+    [
+        ("p@patient.mssante.fr", AddressLookupReply(), 25 * 1024 * 1024),
+        ("p@Patient.MSSante.fr", AddressLookupReply(), 25 * 1024 * 1024),
+        ("p@patient.mssante.fr", AddressLookupReply(domain_hosted=True, max_message_bytes=10_000), 10_000),
+        ("dr@autre-operateur.mssante.fr", AddressLookupReply(), 0),
+        ("dr@chu-demo.mssante.fr", AddressLookupReply(domain_hosted=True, max_message_bytes=5_000), 5_000),
+        ("dr@chu-demo.mssante.fr", AddressLookupReply(domain_hosted=False, max_message_bytes=5_000), 0),
+    ],
+)
+def test_a_recipients_limit_is_its_own_and_25_mb_toward_patients(
+    address: str, found: AddressLookupReply, limit: int
+) -> None:
+    assert recipient_limit(address, found) == limit

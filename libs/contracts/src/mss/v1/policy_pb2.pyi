@@ -147,6 +147,7 @@ class SenderCheckReply(_message.Message):
     ENHANCED_CODE_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     TRUST_LIST_VERSION_FIELD_NUMBER: _builtins.int
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _builtins.int
     verdict: Global___Verdict.ValueType
     """The decision."""
     smtp_code: _builtins.int
@@ -157,6 +158,8 @@ class SenderCheckReply(_message.Message):
     """Human-readable reason, safe to show to the client."""
     trust_list_version: _builtins.str
     """Version of the allowed-domain list used for the decision."""
+    max_message_bytes: _builtins.int
+    """Largest message the sender's establishment lets it send, bytes; 0: no limit of its own."""
     def __init__(
         self,
         *,
@@ -165,10 +168,11 @@ class SenderCheckReply(_message.Message):
         enhanced_code: _builtins.str = ...,
         reason: _builtins.str = ...,
         trust_list_version: _builtins.str = ...,
+        max_message_bytes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["enhanced_code", b"enhanced_code", "reason", b"reason", "smtp_code", b"smtp_code", "trust_list_version", b"trust_list_version", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enhanced_code", b"enhanced_code", "max_message_bytes", b"max_message_bytes", "reason", b"reason", "smtp_code", b"smtp_code", "trust_list_version", b"trust_list_version", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -188,6 +192,7 @@ class RecipientCheckReply(_message.Message):
     TRUST_LIST_VERSION_FIELD_NUMBER: _builtins.int
     DIRECTORY_VERSION_FIELD_NUMBER: _builtins.int
     REFUSE_WHOLE_MESSAGE_FIELD_NUMBER: _builtins.int
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _builtins.int
     verdict: Global___Verdict.ValueType
     """The decision."""
     smtp_code: _builtins.int
@@ -204,6 +209,10 @@ class RecipientCheckReply(_message.Message):
     """With a refusal: take the recipient now (250) and refuse the whole message at the end of DATA
     with this verdict's code and reason (the sender's establishment refuses mixed messages whole).
     """
+    max_message_bytes: _builtins.int
+    """Largest message this recipient takes, bytes (its mailbox, its establishment, 25 MB toward
+    patient.mssante.fr); 0: no limit of its own.
+    """
     @_builtins.property
     def route(self) -> _common_pb2.Route:
         """Route of the recipient when accepted."""
@@ -219,10 +228,11 @@ class RecipientCheckReply(_message.Message):
         trust_list_version: _builtins.str = ...,
         directory_version: _builtins.str = ...,
         refuse_whole_message: _builtins.bool = ...,
+        max_message_bytes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["route", b"route"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["directory_version", b"directory_version", "enhanced_code", b"enhanced_code", "reason", b"reason", "refuse_whole_message", b"refuse_whole_message", "route", b"route", "smtp_code", b"smtp_code", "trust_list_version", b"trust_list_version", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["directory_version", b"directory_version", "enhanced_code", b"enhanced_code", "max_message_bytes", b"max_message_bytes", "reason", b"reason", "refuse_whole_message", b"refuse_whole_message", "route", b"route", "smtp_code", b"smtp_code", "trust_list_version", b"trust_list_version", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

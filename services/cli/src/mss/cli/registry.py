@@ -53,6 +53,9 @@ def add_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         choices=["refuse_whole", "deliver_valid"],
         help="a message for trust-space and outside recipients: refused whole, or delivered to the others",
     )
+    rules.add_argument(
+        "--max-size", type=int, help="largest message its people send and its mailboxes receive"
+    )
     domain = tenant.add_parser("add-domain", help="a domain of an establishment")
     domain.add_argument("tenant")
     domain.add_argument("domain")
@@ -100,7 +103,11 @@ def request_for(args: argparse.Namespace) -> tuple[str, str, Any]:
         case "tenant", "create":
             return "POST", "/api/v1/tenants", {"id": args.tenant, "name": args.name, "finess": args.finess}
         case "tenant", "set":
-            body = {"name": args.name, "mixed_recipients": args.mixed_recipients}
+            body = {
+                "name": args.name,
+                "mixed_recipients": args.mixed_recipients,
+                "max_message_bytes": args.max_size,
+            }
             return "PATCH", f"/api/v1/tenants/{args.tenant}", {k: v for k, v in body.items() if v}
         case "tenant", "add-domain":
             body = {"name": args.domain, "mode": args.mode, "smarthost": args.smarthost}

@@ -48,7 +48,11 @@ def reply_for(
     reply.mixed_recipients = _MIXED.get(
         str(domain.get("mixed_recipients")), MixedRecipients.MIXED_RECIPIENTS_UNSPECIFIED
     )
+    reply.max_message_bytes = domain.get("max_message_bytes") or 0
     if mailbox is not None and mailbox["domain"] == domain["name"]:
+        own = mailbox.get("max_message_bytes") or 0
+        if own and (not reply.max_message_bytes or own < reply.max_message_bytes):
+            reply.max_message_bytes = own
         reply.mailbox_found = True
         reply.mailbox_type = _TYPES[mailbox["type"]]
         reply.mailbox_status = _STATUSES[mailbox["status"]]

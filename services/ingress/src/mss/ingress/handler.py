@@ -66,6 +66,17 @@ class Transaction:
     """Who authenticated at submission (SMTP AUTH), if anyone."""
     refused_whole: list[str] = field(default_factory=list)
     """Recipients that make the whole message refused at the end of DATA (outside the trust space)."""
+    declared_size: int = 0
+    """SIZE= given with MAIL FROM (RFC 1870), 0 when none."""
+    limit: int = 0
+    """Largest message the sender and every accepted recipient take, bytes (0: only the listener's)."""
+    limited_by: str = ""
+    """Whose limit ``limit`` is, for the refusal text."""
+
+    def narrow(self, limit: int, whose: str) -> None:
+        """Take a sender's or a recipient's limit into account."""
+        if limit and (not self.limit or limit < self.limit):
+            self.limit, self.limited_by = limit, whose
 
 
 def transaction(envelope: Envelope) -> Transaction:
@@ -164,6 +175,10 @@ class IngressHandler:
             return replies.S451_POLICY_UNAVAILABLE
         if verdict.verdict != Verdict.VERDICT_ACCEPT:
             return replies.verdict(verdict.smtp_code, verdict.enhanced_code, verdict.reason)
+        tx.declared_size = _declared_size(options)
+        tx.narrow(verdict.max_message_bytes, "the sender's establishment")
+        if tx.limit and tx.declared_size > tx.limit:
+            return replies.too_big(tx.declared_size, tx.limit, tx.limited_by)
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         envelope.mss = tx  # type: ignore[attr-defined]
@@ -194,6 +209,9 @@ class IngressHandler:
             return replies.S250_RECIPIENT_NOTED
         if verdict.verdict != Verdict.VERDICT_ACCEPT:
             return replies.verdict(verdict.smtp_code, verdict.enhanced_code, verdict.reason)
+        if verdict.max_message_bytes and tx.declared_size > verdict.max_message_bytes:
+            return replies.too_big(tx.declared_size, verdict.max_message_bytes, f"<{address}>")
+        tx.narrow(verdict.max_message_bytes, f"<{address}>")
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         tx.recipients.append(Recipient(address=address, route=verdict.route))
@@ -204,12 +222,18 @@ class IngressHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Store the body and publish MessageReceived durably, then (only then) answer 250."""
         tx = transaction(envelope)
-        if tx.refused_whole:
-            return await self._refuse_whole(envelope, tx)
-        if not tx.recipients:
-            return replies.S554_NO_VALID_RECIPIENTS
         content = envelope.original_content
         assert isinstance(content, bytes)
+        if tx.refused_whole:
+            reason = f"outside the trust space: {', '.join(tx.refused_whole)}; {len(tx.recipients)} inside"
+            return await self._refuse(envelope, tx, replies.refused_whole(tx.refused_whole), reason)
+        if not tx.recipients:
+            return replies.S554_NO_VALID_RECIPIENTS
+        if tx.limit and len(content) > tx.limit:
+            reason = f"{len(content)} bytes, over the limit of {tx.limited_by}"
+            return await self._refuse(
+                envelope, tx, replies.too_big(len(content), tx.limit, tx.limited_by), reason
+            )
         js = self.service.js
         timeout = self.settings.publish_timeout
         try:
@@ -258,9 +282,8 @@ class IngressHandler:
         )
         return replies.queued(tx.message_id)
 
-    async def _refuse_whole(self, envelope: Envelope, tx: Transaction) -> str:
-        """Refuse the message (nothing is stored), naming the recipients outside the trust space."""
-        reply = replies.refused_whole(tx.refused_whole)
+    async def _refuse(self, envelope: Envelope, tx: Transaction, reply: str, reason: str) -> str:
+        """Refuse the whole message at the end of DATA (nothing is stored) and audit why."""
         auditor = self.service.auditor
         event = auditor.event(
             code=AuditCode.AUDIT_CODE_MESSAGE_REFUSED,
@@ -268,8 +291,7 @@ class IngressHandler:
             mail_from=envelope.mail_from or "",
             status=RecipientStatus.RECIPIENT_STATUS_REFUSED,
             reply=reply,
-            reason=f"outside the trust space: {', '.join(tx.refused_whole)}; {len(tx.recipients)} inside"
-            + (f"; authenticated as {tx.identity}" if tx.identity else ""),
+            reason=reason + (f"; authenticated as {tx.identity}" if tx.identity else ""),
             trust_list_version=tx.trust_list_version,
             trace_id=tx.trace_id,
         )
@@ -289,6 +311,15 @@ class IngressHandler:
             await delete_blob(self.service.js, body)
         except Exception:
             log.warning("orphan body left to expire", extra={"location": body.location})
+
+
+def _declared_size(options: list[str]) -> int:
+    """The SIZE= parameter of MAIL FROM, 0 when absent or malformed (aiosmtpd checked its form)."""
+    for option in options:
+        name, _, value = option.partition("=")
+        if name.upper() == "SIZE" and value.isdigit():
+            return int(value)
+    return 0
 
 
 def peer_ip(session: Session) -> str:

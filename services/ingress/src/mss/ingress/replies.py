@@ -47,3 +47,8 @@ def refused_whole(recipients: list[str], room: int = 400) -> str:
     more = f" and {len(recipients) - len(named)} more" if len(recipients) > len(named) else ""
     listed = ", ".join(f"<{r}>" for r in named)
     return f"550 5.7.1 Message refused: recipients outside the MSSante trust space: {listed}{more}"
+
+
+def too_big(size: int, limit: int, whose: str) -> str:
+    """RFC 1870 / RFC 3463: the message exceeds a limit that is not the listener's own."""
+    return f"552 5.3.4 Message too big: {size} bytes, the limit of {whose} is {limit} bytes"

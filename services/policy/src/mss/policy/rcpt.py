@@ -12,7 +12,7 @@ from mss.bus.service import BusService
 from mss.core.errors import ContractError
 from mss.policy.domain.cache import TtlCache
 from mss.policy.domain.trustlist import TrustList
-from mss.policy.domain.verdicts import OUTSIDE, apply_mixed_rule, decide_recipient, refuse
+from mss.policy.domain.verdicts import OUTSIDE, apply_mixed_rule, decide_recipient, recipient_limit, refuse
 from mss.v1 import (
     AddressLookupReply,
     AddressLookupRequest,
@@ -91,6 +91,8 @@ class RecipientChecker:
                 verdict = apply_mixed_rule(verdict, rule)
         verdict.trust_list_version = self.trust.version
         if verdict.verdict == Verdict.VERDICT_ACCEPT:
+            assert found is not None
+            verdict.max_message_bytes = recipient_limit(request.recipient, found)
             return verdict
         code, status = _AUDIT[verdict.verdict]
         await self.service.auditor.emit(

@@ -49,9 +49,14 @@ class SenderChecker:
             verdict = decide_peer_sender(request.mail_from, certificate, trust, self.match)
         elif request.auth_identity:
             verdict = decide_authenticated_sender(request.mail_from, request.auth_senders)
+            if verdict.verdict == Verdict.VERDICT_ACCEPT and request.mail_from:
+                found = await self.directory(request.mail_from, headers)
+                verdict.max_message_bytes = found.max_message_bytes if found is not None else 0
         else:
             found = await self.directory(request.mail_from, headers) if certificate is not None else None
             verdict = decide_submission_sender(request.mail_from, certificate, found)
+            if verdict.verdict == Verdict.VERDICT_ACCEPT and found is not None:
+                verdict.max_message_bytes = found.max_message_bytes
         verdict.trust_list_version = trust.version
         if verdict.verdict != Verdict.VERDICT_ACCEPT:
             auditor = self.service.auditor

@@ -59,6 +59,9 @@ class TenantRules(Strict):
         description="A message for trust-space and outside recipients: refused whole, or delivered to "
         "the trust-space recipients only",
     )
+    max_message_bytes: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="Largest message its people send and its mailboxes receive, bytes"
+    )
 
 
 class DomainIn(Strict):

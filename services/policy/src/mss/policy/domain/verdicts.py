@@ -84,3 +84,16 @@ def apply_mixed_rule(verdict: RecipientCheckReply, rule: MixedRecipients.ValueTy
     if verdict.reason == OUTSIDE and rule != MixedRecipients.MIXED_RECIPIENTS_DELIVER_VALID:
         verdict.refuse_whole_message = True
     return verdict
+
+
+PATIENT_DOMAIN = "patient.mssante.fr"
+PATIENT_MAX_BYTES = 25 * 1024 * 1024
+"""R-MSG-5: the patients' messaging takes messages of 25 MB at most."""
+
+
+def recipient_limit(address: str, found: AddressLookupReply) -> int:
+    """Largest message for this recipient, bytes (0: none of its own)."""
+    limit = found.max_message_bytes if found.domain_hosted else 0
+    if domain_of(address) == PATIENT_DOMAIN:
+        limit = min(limit, PATIENT_MAX_BYTES) if limit else PATIENT_MAX_BYTES
+    return limit

@@ -1,0 +1,163 @@
+"""A submission dialogue against directory, policy and ingress running in the test's loop, with
+real NATS, PostgreSQL and TLS: the demo GHT, its applicative mailbox dpi@chu-demo as the sender."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiosmtplib
+import asyncpg
+import nats
+import pytest
+from mss.bus import streams, subjects
+from mss.bus.codec import decode
+from mss.devstack.pki import Issued, LocalPki
+from mss.devstack.ports import free_port
+from mss.directory.app import build as build_directory
+from mss.directory.seed import apply_seed, load_seed
+from mss.directory.settings import DirectorySettings
+from mss.ingress.app import build as build_ingress
+from mss.ingress.settings import IngressSettings
+from mss.policy.app import build as build_policy
+from mss.policy.settings import PolicySettings
+from mss.testing.fixtures import DEMO, RunningNats
+from mss.testing.inprocess import running
+from mss.testing.smtp import client_tls
+from mss.v1 import AuditEvent, MessageReceived
+
+SENDER = "dpi@chu-demo.mssante.fr"
+SENDER_DN = "CN=dpi.chu-demo.example,OU=750000001,O=CHU DEMO,ST=Paris (75),C=FR"
+OPERATOR_DN = "CN=smtp-1.ght-demo.example,OU=00000000000001,O=GHT DEMO,ST=Paris (75),C=FR"
+
+
+@dataclass
+class Dialogue:
+    """Send as dpi@chu-demo over submission; see what ingress published and audited."""
+
+    port: int
+    ca: LocalPki
+    sender: Issued
+    received: list[MessageReceived]
+    audit: list[AuditEvent]
+    database_url: str
+
+    async def send(
+        self,
+        recipients: list[str],
+        message: bytes = b"Subject: t\r\n\r\nBonjour.\r\n",
+        size: int | None = None,
+    ) -> tuple[str, list[str], str]:
+        """The replies to MAIL FROM, to each RCPT TO, and to the end of DATA (or DATA itself)."""
+        client = aiosmtplib.SMTP(
+            hostname="127.0.0.1",
+            port=self.port,
+            start_tls=True,
+            tls_context=client_tls(self.sender, self.ca.ca_bundle_path),
+        )
+        await client.connect()
+        try:
+            await client.ehlo()
+            option = f" SIZE={size}" if size is not None else ""
+            reply = await client.execute_command(b"MAIL", f"FROM:<{SENDER}>{option}".encode())
+            mail = f"{reply.code} {reply.message}"
+            if reply.code != 250:
+                return mail, [], ""
+            rcpt = []
+            for recipient in recipients:
+                reply = await client.execute_command(b"RCPT", f"TO:<{recipient}>".encode())
+                rcpt.append(f"{reply.code} {reply.message}")
+            try:
+                reply = await client.data(message)
+            except aiosmtplib.SMTPResponseException as exc:  # DATA itself, or the end of DATA, refused
+                return mail, rcpt, f"{exc.code} {exc.message}"
+            return mail, rcpt, f"{reply.code} {reply.message}"
+        finally:
+            await client.quit()
+
+    async def set_tenant(self, tenant: str, column: str, value: object) -> None:
+        """Change an establishment's rule directly in the registry (and bump its version)."""
+        assert column in ("mixed_recipients", "max_message_bytes")
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            await conn.execute(f"UPDATE tenants SET {column} = $1 WHERE id = $2", value, tenant)
+            await conn.execute("UPDATE directory_meta SET version = version + 1")
+        finally:
+            await conn.close()
+
+
+async def arrived(items: list[object], count: int) -> None:
+    """Wait until ``items`` has ``count`` entries (bounded)."""
+    for _ in range(500):
+        if len(items) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{len(items)} of {count} arrived")
+
+
+@pytest.fixture
+def until() -> object:
+    """The bounded wait above, for tests."""
+    return arrived
+
+
+@pytest.fixture
+async def dialogue(
+    nats_server: RunningNats, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Dialogue]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await apply_seed(conn, load_seed(DEMO / "seed.yaml"))
+        await conn.execute(
+            "UPDATE tenants SET mixed_recipients = 'refuse_whole', max_message_bytes = NULL"
+            " WHERE id IN ('chu-demo', 'ch-exemple')"
+        )
+        await conn.execute("UPDATE directory_meta SET version = version + 1")
+    finally:
+        await conn.close()
+    pki = LocalPki(tmp_path_factory.mktemp("pki"))
+    server = pki.issue("server", OPERATOR_DN)
+    sender = pki.issue("dpi", SENDER_DN)
+    bus = await nats.connect(nats_server.url)
+    for spec in streams.ALL:
+        await streams.ensure_stream(bus.jetstream(), spec)
+    received: list[MessageReceived] = []
+    audit: list[AuditEvent] = []
+
+    async def on_received(msg: nats.aio.msg.Msg) -> None:
+        received.append(decode(MessageReceived, msg.data))
+
+    async def on_audit(msg: nats.aio.msg.Msg) -> None:
+        audit.append(decode(AuditEvent, msg.data))
+
+    await bus.subscribe(subjects.MESSAGE_RECEIVED, cb=on_received)
+    await bus.subscribe(subjects.audit("ingress"), cb=on_audit)
+    ingress = IngressSettings(
+        nats_url=nats_server.url,
+        http_port=0,
+        peer_port=free_port(),
+        submission_port=free_port(),
+        tls_cert_file=server.chain_path,
+        tls_key_file=server.key_path,
+        tls_ca_file=pki.ca_bundle_path,
+        tls_crl_file=pki.crl_path,
+    )
+    directory = DirectorySettings(
+        nats_url=nats_server.url, http_port=0, database_url=database_url, registry_refresh=0.1
+    )
+    policy = PolicySettings(
+        nats_url=nats_server.url,
+        http_port=0,
+        trust_list_path=DEMO / "listeblanchemssante.xml",
+        directory_cache_ttl=0,  # a rule changed by a test applies to the next command
+    )
+    try:
+        async with (
+            running(build_directory(directory)),
+            running(build_policy(policy)),
+            running(build_ingress(ingress)),
+        ):
+            yield Dialogue(ingress.submission_port, pki, sender, received, audit, database_url)
+    finally:
+        await bus.close()
