@@ -103,8 +103,17 @@ def until() -> object:
 
 
 @pytest.fixture
+def policy_overrides() -> dict[str, object]:
+    """Policy settings a test module changes (override this fixture in the module)."""
+    return {}
+
+
+@pytest.fixture
 async def dialogue(
-    nats_server: RunningNats, database_url: str, tmp_path_factory: pytest.TempPathFactory
+    nats_server: RunningNats,
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    policy_overrides: dict[str, object],
 ) -> AsyncIterator[Dialogue]:
     conn = await asyncpg.connect(database_url)
     try:
@@ -151,6 +160,7 @@ async def dialogue(
         http_port=0,
         trust_list_path=DEMO / "listeblanchemssante.xml",
         directory_cache_ttl=0,  # a rule changed by a test applies to the next command
+        **policy_overrides,  # type: ignore[arg-type]
     )
     try:
         async with (

@@ -9,6 +9,7 @@ from mss.bus import streams, subjects
 from mss.bus.service import BusService
 from mss.bus.work import work_consumer
 from mss.policy.domain.cache import TtlCache
+from mss.policy.domain.rates import RateLimiter
 from mss.policy.operators import OperatorLookup
 from mss.policy.rcpt import RecipientChecker
 from mss.policy.router import Router
@@ -54,7 +55,14 @@ def wire(settings: PolicySettings) -> Policy:
         settings.directory_cache_ttl, settings.directory_cache_size
     )
     checker = RecipientChecker(service, holder, settings.directory_timeout, cache)
-    senders = SenderChecker(service, lambda: checker.trust, settings.dn_match, checker.ask_directory)
+    senders = SenderChecker(
+        service,
+        lambda: checker.trust,
+        settings.dn_match,
+        checker.ask_directory,
+        RateLimiter(settings.rate_per_sender, settings.rate_period),
+        RateLimiter(settings.rate_per_peer, settings.rate_period),
+    )
     operators = OperatorLookup(lambda: checker.trust)
     for subject, handler in (
         (subjects.RCPT_CHECK, checker.on_request),

@@ -8,16 +8,19 @@ from mss.bus.codec import decode, encode
 from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
 from mss.core.tls import DnMatch
+from mss.policy.domain.rates import RateLimiter
 from mss.policy.domain.senders import (
     decide_authenticated_sender,
     decide_peer_sender,
     decide_submission_sender,
+    refuse,
 )
 from mss.policy.domain.trustlist import TrustList
 from mss.v1 import (
     AddressLookupReply,
     AuditCode,
     Listener,
+    PeerCertificate,
     RecipientStatus,
     SenderCheckReply,
     SenderCheckRequest,
@@ -32,12 +35,28 @@ class SenderChecker:
     """Answers SenderCheckRequest with the current allowed-domain list."""
 
     def __init__(
-        self, service: BusService, trust: Callable[[], TrustList], match: DnMatch, directory: Lookup
+        self,
+        service: BusService,
+        trust: Callable[[], TrustList],
+        match: DnMatch,
+        directory: Lookup,
+        senders: RateLimiter,
+        peers: RateLimiter,
     ) -> None:
         self.service = service
         self.trust = trust
         self.match = match
         self.directory = directory
+        self.senders = senders
+        self.peers = peers
+
+    def within_rate(self, request: SenderCheckRequest, certificate: PeerCertificate | None) -> bool:
+        """One more message for this sender: peers by certificate, our senders by identity."""
+        if request.listener == Listener.LISTENER_PEER:
+            return self.peers.take(
+                certificate.subject_dn if certificate is not None else request.client_address
+            )
+        return self.senders.take(request.auth_identity or request.mail_from.lower())
 
     async def check(
         self, request: SenderCheckRequest, headers: dict[str, str], trace_id: str
@@ -58,6 +77,9 @@ class SenderChecker:
             if verdict.verdict == Verdict.VERDICT_ACCEPT and found is not None:
                 verdict.max_message_bytes = found.max_message_bytes
         verdict.trust_list_version = trust.version
+        if verdict.verdict == Verdict.VERDICT_ACCEPT and not self.within_rate(request, certificate):
+            verdict = refuse(451, "4.7.1", "Too many messages from this sender, try again later")
+            verdict.trust_list_version = trust.version
         if verdict.verdict != Verdict.VERDICT_ACCEPT:
             auditor = self.service.auditor
             event = auditor.event(

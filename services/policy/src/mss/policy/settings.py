@@ -42,4 +42,13 @@ class PolicySettings(ServiceSettings):
         default=5.0, description="Seconds a directory answer is reused (0: ask every time)"
     )
     directory_cache_size: int = Field(default=100_000, description="Directory answers kept at most")
+    rate_per_sender: int = Field(
+        default=600,
+        ge=0,
+        description="Messages per rate_period from one identity or applicative mailbox (0: off)",
+    )
+    rate_per_peer: int = Field(
+        default=6000, ge=0, description="Messages per rate_period from one peer operator certificate (0: off)"
+    )
+    rate_period: float = Field(default=60.0, gt=0, description="Seconds of the two rates above")
     route_batch: int = Field(default=32, description="Accepted messages routed concurrently")
