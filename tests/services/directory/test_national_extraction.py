@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from mss.core.errors import DataError
-from mss.directory.national.entries import postal_and_city
+from mss.directory.national.entries import postal_and_city, valid_address
 from mss.directory.national.extraction import (
     COLUMNS,
     HEADER,
@@ -264,3 +264,22 @@ def test_postal_code_and_city_come_from_the_routing_line(
 )
 def test_search_keys_ignore_case_accents_and_punctuation(text: str, key: str) -> None:
     assert search_key(text) == key
+
+
+@pytest.mark.parametrize(
+    "address", ["a@b.fr", "jean-marie.dupont@medecin.mssante.fr", "x+y@a-b.c.fr", "o'neil@x.fr", "a@b.c2"]
+)
+def test_plain_addresses_are_valid(address: str) -> None:
+    assert valid_address(address)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a@b", ".a@b.fr", "a.@b.fr", "a..b@c.fr", "a@-b.fr", "a@b-.fr", "a@b.-c.fr", "a@b.fr-", "a@b.1fr",
+        "a b@c.fr", "a@b..fr", "@b.fr", "a@", "x" * 65 + "@b.fr", "a@b.fr.", "A@b.fr", "é@b.fr", "a@b_c.fr",
+        "a@" + "b" * 250 + ".fr",
+    ],
+)  # fmt: skip
+def test_malformed_addresses_are_not(address: str) -> None:
+    assert not valid_address(address)

@@ -15,14 +15,23 @@ RPPS_ID_TYPES = frozenset({"8", "RPPS"})
 """Values of "Type Identifiant PP" meaning the identifier is an RPPS number."""
 MAX_ADDRESS_CHARS = 254
 _ADDRESS = re.compile(
-    r"^[a-z0-9!#$%&'*+/=?^_`{}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{}~-]+)*"
-    r"@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+    r"[a-z0-9!#$%&'*+/=?^_`{}~-]++(?:\.[a-z0-9!#$%&'*+/=?^_`{}~-]++)*+@(?:[a-z0-9-]++\.)++[a-z][a-z0-9-]*+"
 )
 
 
 def valid_address(address: str) -> bool:
-    """True for a lowercase ``local@domain`` address of plain ASCII (dot-atom local part ≤ 64)."""
-    return len(address) <= MAX_ADDRESS_CHARS and bool(_ADDRESS.match(address)) and address.index("@") <= 64
+    """True for a lowercase ASCII ``local@domain``: dot-atom local part of at most 64 characters,
+    domain labels not starting or ending with ``-``, a top-level label starting with a letter."""
+    if len(address) > MAX_ADDRESS_CHARS or _ADDRESS.fullmatch(address) is None:
+        return False
+    at = address.index("@")
+    return (
+        at <= 64
+        and address[at + 1] != "-"
+        and address[-1] != "-"
+        and "-." not in address[at:]
+        and ".-" not in address[at:]
+    )
 
 
 class EntryData(NamedTuple):
