@@ -18,7 +18,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import IO
 
-from mss.directory.national.extraction import COLUMNS, HEADER
+from mss.directory.national.extraction import HEADER
 from mss.directory.national.keys import search_key
 from mss.directory.national.synthetic import (
     CITIES,
@@ -141,58 +141,21 @@ class _Rows:
         speciality = specialities[int(draw() * len(specialities))] if specialities else ("", "")
         civility = civility or ("MME" if first in FEMININE else "M")
         service = SERVICES[int(draw() * len(SERVICES))][1] if structure.hospital else ""
-        return [
-            "PER",
-            address,
-            "8",
-            rpps,
-            f"8{rpps}",
-            structure.id_type,
-            structure.ident,
-            service,
-            civility,
-            last,
-            first,
-            "C",
-            "Civil",
-            code,
-            label,
-            speciality[0],
-            speciality[1],
-            "",
-            structure.name,
-            "",
-            *structure.address,
-        ]
+        # fmt: off
+        return ["PER", address, "8", rpps, f"8{rpps}", structure.id_type, structure.ident, service,
+                civility, last, first, "C", "Civil", code, label, *speciality, "", structure.name, "",
+                *structure.address]
+        # fmt: on
 
     def organisational(self) -> list[str]:
         draw, hospitals = self.rng.random, self.hospitals
         structure = hospitals[int(draw() * len(hospitals))]
         local, service = SERVICES[int(draw() * len(SERVICES))]
         address = self._unique(local, structure.domain or "structure.mssante.fr")
-        return [
-            "ORG",
-            address,
-            "",
-            "",
-            "",
-            structure.id_type,
-            structure.ident,
-            service,
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            structure.name,
-            "",
-            *structure.address,
-        ]
+        # fmt: off
+        return ["ORG", address, "", "", "", structure.id_type, structure.ident, service, "", "", "", "", "",
+                "", "", "", "", "", structure.name, "", *structure.address]
+        # fmt: on
 
 
 def _break(fields: list[str], kind: int) -> list[str]:
@@ -239,7 +202,6 @@ def generate(
     stamp: str = DEFAULT_STAMP,
 ) -> GenerateReport:
     """Write an extraction of ``rows`` data rows to ``out`` (a zip holding the text when ``zipped``)."""
-    assert len(COLUMNS) == 31
     member = f"Extraction_Correspondance_MSSante_{stamp}.txt"
     report = GenerateReport(out, member)
     if zipped:
