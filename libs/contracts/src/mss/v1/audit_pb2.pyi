@@ -47,6 +47,8 @@ class _AuditCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditCode.V
     """
     AUDIT_CODE_MESSAGE_ROUTED: _AuditCode.ValueType  # 300
     """The router split the message into deliveries."""
+    AUDIT_CODE_CONTENT_INSPECTED: _AuditCode.ValueType  # 301
+    """Policy inspected the message's IHE XDM archive: documents, patient (keyed hash), problems."""
     AUDIT_CODE_STORED: _AuditCode.ValueType  # 400
     """Storage wrote the message to a hosted mailbox."""
     AUDIT_CODE_RELAYED: _AuditCode.ValueType  # 500
@@ -85,6 +87,8 @@ trust space under the establishment's "refuse whole" rule; nothing was queued.
 """
 AUDIT_CODE_MESSAGE_ROUTED: AuditCode.ValueType  # 300
 """The router split the message into deliveries."""
+AUDIT_CODE_CONTENT_INSPECTED: AuditCode.ValueType  # 301
+"""Policy inspected the message's IHE XDM archive: documents, patient (keyed hash), problems."""
 AUDIT_CODE_STORED: AuditCode.ValueType  # 400
 """Storage wrote the message to a hosted mailbox."""
 AUDIT_CODE_RELAYED: AuditCode.ValueType  # 500
@@ -158,6 +162,7 @@ class AuditEvent(_message.Message):
     MAIL_FROM_FIELD_NUMBER: _builtins.int
     NEXT_HOP_FIELD_NUMBER: _builtins.int
     TLS_FIELD_NUMBER: _builtins.int
+    PATIENT_HASH_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id of this event (idempotency key for the timeline store)."""
     code: Global___AuditCode.ValueType
@@ -188,6 +193,10 @@ class AuditEvent(_message.Message):
     """Envelope sender."""
     next_hop: _builtins.str
     """Next hop, "host:port", when relayed."""
+    patient_hash: _builtins.str
+    """Keyed hash (HMAC-SHA256, hex) of the patient's identifier (INS) the message is about; never
+    the identifier itself.
+    """
     @_builtins.property
     def at(self) -> _timestamp_pb2.Timestamp:
         """When it happened."""
@@ -216,10 +225,11 @@ class AuditEvent(_message.Message):
         mail_from: _builtins.str = ...,
         next_hop: _builtins.str = ...,
         tls: _common_pb2.PeerCertificate | None = ...,
+        patient_hash: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "tls", b"tls"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "attempt", b"attempt", "code", b"code", "directory_version", b"directory_version", "event_id", b"event_id", "mail_from", b"mail_from", "message_id", b"message_id", "next_hop", b"next_hop", "reason", b"reason", "recipient", b"recipient", "reply", b"reply", "service", b"service", "status", b"status", "tenant_id", b"tenant_id", "tls", b"tls", "trace_id", b"trace_id", "trust_list_version", b"trust_list_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "attempt", b"attempt", "code", b"code", "directory_version", b"directory_version", "event_id", b"event_id", "mail_from", b"mail_from", "message_id", b"message_id", "next_hop", b"next_hop", "patient_hash", b"patient_hash", "reason", b"reason", "recipient", b"recipient", "reply", b"reply", "service", b"service", "status", b"status", "tenant_id", b"tenant_id", "tls", b"tls", "trace_id", b"trace_id", "trust_list_version", b"trust_list_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -59,6 +59,7 @@ class Stack:
         self.pki = pki = demo_pki(self.pki_folder)
         env = self.layout.environment(url, pki)
         env["MSS_DIRECTORY_ADMIN_TOKENS"] = json.dumps({"local-admin": self.admin_token()})
+        env["MSS_POLICY_PATIENT_HASH_KEY"] = self.secret("patient-hash-key")
         subprocess.run(
             python_module("mss.directory.seed", str(self.seed)), env={**os.environ, **env}, check=True
         )
@@ -107,10 +108,15 @@ class Stack:
 
     def admin_token(self) -> str:
         """The local admin token, made once (mode 600)."""
-        if not self.admin_token_file.exists():
-            self.admin_token_file.touch(mode=0o600)
-            self.admin_token_file.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
-        return self.admin_token_file.read_text(encoding="utf-8").strip()
+        return self.secret(self.admin_token_file.name)
+
+    def secret(self, name: str) -> str:
+        """A random secret kept in the home folder (mode 600), made on first use."""
+        path = self.layout.home / name
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
+        return path.read_text(encoding="utf-8").strip()
 
     @property
     def passwords_file(self) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
@@ -45,6 +46,7 @@ from prometheus_client import Counter
 log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=Message)
+_XDM_NAME = re.compile(rb"(?i)ihe_xdm\.zip")
 
 TLS_REFUSED = Counter(
     "mss_ingress_tls_refused",
@@ -250,6 +252,7 @@ class IngressHandler:
             helo=session.host_name or "",
             header_message_id=header_id,
             mss_headers=mss_headers,
+            xdm_attachment=_XDM_NAME.search(content) is not None,
         )
         event.received_at.CopyFrom(now_timestamp())
         headers = {hdr.TRACEPARENT: traceparent(tx.trace_id), hdr.MSG_ID: tx.message_id}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from mss.bus import streams, subjects
 from mss.bus.service import BusService
 from mss.bus.work import work_consumer
+from mss.policy.content import ContentInspector
 from mss.policy.domain.cache import TtlCache
 from mss.policy.domain.rates import RateLimiter
 from mss.policy.operators import OperatorLookup
@@ -71,6 +72,12 @@ def wire(settings: PolicySettings) -> Policy:
     ):
         service.respond(subject, subjects.POLICY_QUEUE, handler, settings.request_workers)
     work_consumer(
-        service, streams.ROUTER, MessageReceived, Router(service).on_received, workers=settings.route_batch
+        service,
+        streams.ROUTER,
+        MessageReceived,
+        Router(
+            service, ContentInspector(service, settings.patient_hash_key.get_secret_value().encode())
+        ).on_received,
+        workers=settings.route_batch,
     )
     return Policy(service, holder, sync)

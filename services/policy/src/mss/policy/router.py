@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 
 from faststream.nats import NatsMessage
@@ -11,6 +12,7 @@ from mss.bus import subjects
 from mss.bus.codec import encode
 from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
+from mss.policy.content import ContentInspector
 from mss.v1 import (
     AuditCode,
     DeliveryRequested,
@@ -19,6 +21,8 @@ from mss.v1 import (
     RecipientStatus,
     RouteKind,
 )
+
+log = logging.getLogger(__name__)
 
 _SUBJECT = {
     RouteKind.ROUTE_KIND_LOCAL: subjects.DELIVER_LOCAL,
@@ -38,8 +42,9 @@ def split(event: MessageReceived) -> dict[str, list[Recipient]]:
 class Router:
     """Consumes MessageReceived and publishes the deliveries, idempotently."""
 
-    def __init__(self, service: BusService) -> None:
+    def __init__(self, service: BusService, content: ContentInspector) -> None:
         self.service = service
+        self.content = content
 
     async def on_received(self, event: MessageReceived, msg: NatsMessage) -> None:
         """Audit each recipient as queued, then publish one DeliveryRequested per work subject."""
@@ -74,3 +79,8 @@ class Router:
             await self.service.publish(
                 subject, encode(request), {**headers, hdr.MSG_ID: f"{event.message_id}:{subject}"}
             )
+        if event.xdm_attachment:  # after the deliveries: inspection never delays them
+            try:
+                await self.content.inspect(event, trace_id)
+            except Exception:  # a flaw in inspection must not make the routing retried forever
+                log.exception("content inspection failed", extra={"message_id": event.message_id})

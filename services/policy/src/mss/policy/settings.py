@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mss.core.settings import ServiceSettings
 from mss.core.tls import DnMatch
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 
@@ -51,4 +51,8 @@ class PolicySettings(ServiceSettings):
         default=6000, ge=0, description="Messages per rate_period from one peer operator certificate (0: off)"
     )
     rate_period: float = Field(default=60.0, gt=0, description="Seconds of the two rates above")
+    patient_hash_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key of the patient (INS) hashes kept for audit search; empty: patients not indexed",
+    )
     route_batch: int = Field(default=32, description="Accepted messages routed concurrently")

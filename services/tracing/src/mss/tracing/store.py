@@ -10,8 +10,9 @@ from mss.v1 import AuditCode, AuditEvent, RecipientStatus
 
 _INSERT = """
 INSERT INTO audit_events (event_id, message_id, code, service, at, tenant_id, recipient, status,
-    reply, reason, trust_list_version, directory_version, trace_id, attempt, mail_from, next_hop)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+    reply, reason, trust_list_version, directory_version, trace_id, attempt, mail_from, next_hop,
+    patient_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 ON CONFLICT (event_id) DO NOTHING
 """
 
@@ -34,6 +35,7 @@ def _row(event: AuditEvent) -> tuple[object, ...]:
         event.attempt,
         event.mail_from,
         event.next_hop,
+        event.patient_hash,
     )
 
 
@@ -72,6 +74,7 @@ async def timeline(pool: asyncpg.Pool, message_id: str) -> dict[str, Any] | None
             "trust_list_version": row["trust_list_version"],
             "directory_version": row["directory_version"],
             "trace_id": row["trace_id"],
+            "patient_hash": row["patient_hash"],
         }
         events.append(event)
         if row["recipient"] and row["status"]:

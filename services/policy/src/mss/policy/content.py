@@ -1,0 +1,69 @@
+"""Inspection of accepted messages' content, off the SMTP dialogue: IHE XDM archives (R-MSG-3).
+
+Each archive found is audited (CONTENT_INSPECTED) with its documents and problems; the patient it
+is about is recorded as a keyed hash (HMAC-SHA256 with ``MSS_POLICY_PATIENT_HASH_KEY``) so that an
+audit request "what did we exchange about this patient?" can find it, while the INS itself is
+never stored. A malformed archive is flagged, not blocked (the message is already accepted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+
+from mss.bus.blobs import get_blob
+from mss.bus.service import BusService
+from mss.core.errors import DataError
+from mss.policy.domain.xdm import XdmReport, inspect
+from mss.v1 import AuditCode, MessageReceived
+
+log = logging.getLogger(__name__)
+
+
+def patient_hash(key: bytes, patient: str) -> str:
+    """The keyed hash recorded for a patient identifier (INS), hex."""
+    return hmac.new(key, patient.strip().encode(), hashlib.sha256).hexdigest()
+
+
+def summary(report: XdmReport) -> str:
+    """One line for the audit trail (never the patient identifier)."""
+    text = (
+        f"IHE_XDM: {report.archives} archive(s), {report.documents} document(s),"
+        f" {len(report.patients)} patient(s)"
+    )
+    return text + (f"; malformed: {'; '.join(report.problems)}" if report.malformed else "")
+
+
+class ContentInspector:
+    """Reads the body of an accepted message and audits what its XDM archives say."""
+
+    def __init__(self, service: BusService, key: bytes) -> None:
+        self.service = service
+        self.key = key
+
+    async def inspect(self, event: MessageReceived, trace_id: str) -> None:
+        """Audit the message's XDM archives, if any (a missing body is logged and skipped)."""
+        try:
+            body = await get_blob(self.service.js, event.body)
+        except DataError as exc:
+            log.warning("content not inspected", extra={"message_id": event.message_id, "error": exc.message})
+            return
+        report = await asyncio.to_thread(inspect, body)  # parsing is CPU work: off the event loop
+        if not report.archives:
+            return
+        auditor = self.service.auditor
+        hashes = sorted(patient_hash(self.key, p) for p in report.patients) if self.key else []
+        for hashed in hashes or [""]:
+            await auditor.emit(
+                auditor.event(
+                    code=AuditCode.AUDIT_CODE_CONTENT_INSPECTED,
+                    message_id=event.message_id,
+                    mail_from=event.mail_from,
+                    reason=summary(report)
+                    + ("" if self.key or not report.patients else "; patient not indexed"),
+                    patient_hash=hashed,
+                    trace_id=trace_id,
+                )
+            )
