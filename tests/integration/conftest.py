@@ -78,7 +78,7 @@ class Dialogue:
 
     async def set_tenant(self, tenant: str, column: str, value: object) -> None:
         """Change an establishment's rule directly in the registry (and bump its version)."""
-        assert column in ("mixed_recipients", "max_message_bytes")
+        assert column in ("mixed_recipients", "max_message_bytes", "suspended_reply", "strict_national")
         conn = await asyncpg.connect(self.database_url)
         try:
             await conn.execute(f"UPDATE tenants SET {column} = $1 WHERE id = $2", value, tenant)
@@ -119,8 +119,8 @@ async def dialogue(
     try:
         await apply_seed(conn, load_seed(DEMO / "seed.yaml"))
         await conn.execute(
-            "UPDATE tenants SET mixed_recipients = 'refuse_whole', max_message_bytes = NULL"
-            " WHERE id IN ('chu-demo', 'ch-exemple')"
+            "UPDATE tenants SET mixed_recipients = 'refuse_whole', max_message_bytes = NULL,"
+            " suspended_reply = 'permanent', strict_national = false WHERE id IN ('chu-demo', 'ch-exemple')"
         )
         await conn.execute("UPDATE directory_meta SET version = version + 1")
     finally:

@@ -360,6 +360,10 @@ async def test_an_establishment_chooses_its_mixed_recipients_rule(admin: Admin) 
     assert (await admin.call("GET", path))[1]["mixed_recipients"] == "refuse_whole"  # the default
     status, error = await admin.call("PATCH", path, {"mixed_recipients": "deliver_some"})
     assert (status, error["fields"][0]["field"]) == (422, "mixed_recipients")
-    assert (await mss(admin, "tenant", "set", admin.tenant, "--mixed-recipients", "deliver_valid"))[0] == 0
-    assert (await admin.call("GET", path))[1]["mixed_recipients"] == "deliver_valid"
+    command = ["tenant", "set", admin.tenant, "--mixed-recipients", "deliver_valid", "--max-size", "1000000"]
+    command += ["--suspended-reply", "temporary", "--strict-national", "true"]
+    assert (await mss(admin, *command))[0] == 0
+    shown = (await admin.call("GET", path))[1]
+    assert (shown["mixed_recipients"], shown["max_message_bytes"]) == ("deliver_valid", 1000000)
+    assert (shown["suspended_reply"], shown["strict_national"]) == ("temporary", True)
     assert (await admin.call("PATCH", "/api/v1/tenants/nowhere", {"name": "x"}))[0] == 404

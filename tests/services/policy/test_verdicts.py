@@ -31,6 +31,13 @@ def mailbox(
     return hosted(mode, mailbox_found=True, mailbox_type=kind, mailbox_status=status, smarthost="10.0.0.1:25")
 
 
+def suspended_for_a_while() -> AddressLookupReply:
+    """A suspended mailbox of an establishment that refuses its mail temporarily."""
+    found = mailbox(status=MailboxStatus.MAILBOX_STATUS_SUSPENDED)
+    found.suspended_temporary = True
+    return found
+
+
 @pytest.mark.parametrize(
     ("address", "found", "code", "enhanced"),
     [
@@ -38,17 +45,20 @@ def mailbox(
         ("x@gmail.com", AddressLookupReply(), 550, "5.7.1"),
         ("dpi@chu.mssante.fr", mailbox(MailboxType.MAILBOX_TYPE_APP), 550, "5.7.1"),
         ("old@chu.mssante.fr", mailbox(status=MailboxStatus.MAILBOX_STATUS_SUSPENDED), 550, "5.2.1"),
-        ("old@chu.mssante.fr", mailbox(status=MailboxStatus.MAILBOX_STATUS_DELETED), 550, "5.2.1"),
+        ("old@chu.mssante.fr", mailbox(status=MailboxStatus.MAILBOX_STATUS_DELETED), 550, "5.1.1"),
+        (
+            "away@chu.mssante.fr",
+            suspended_for_a_while(),
+            450,
+            "4.2.1",
+        ),
         ("no-at-sign", AddressLookupReply(), 553, "5.1.3"),
     ],
 )
 def test_refusals(address: str, found: AddressLookupReply, code: int, enhanced: str) -> None:
     verdict = decide_recipient(address, found, TRUST)
-    assert (verdict.verdict, verdict.smtp_code, verdict.enhanced_code) == (
-        Verdict.VERDICT_REFUSE,
-        code,
-        enhanced,
-    )
+    kind = Verdict.VERDICT_TEMPFAIL if code < 500 else Verdict.VERDICT_REFUSE
+    assert (verdict.verdict, verdict.smtp_code, verdict.enhanced_code) == (kind, code, enhanced)
 
 
 def test_saas_mailbox_routes_to_storage() -> None:

@@ -231,6 +231,8 @@ class AddressLookupReply(_message.Message):
     CERTIFICATE_DN_FIELD_NUMBER: _builtins.int
     MIXED_RECIPIENTS_FIELD_NUMBER: _builtins.int
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _builtins.int
+    SUSPENDED_TEMPORARY_FIELD_NUMBER: _builtins.int
+    STRICT_NATIONAL_FIELD_NUMBER: _builtins.int
     domain_hosted: _builtins.bool
     """True when the address's domain is one of ours."""
     mailbox_found: _builtins.bool
@@ -253,6 +255,10 @@ class AddressLookupReply(_message.Message):
     """The establishment's rule for messages mixing trust-space and outside recipients."""
     max_message_bytes: _builtins.int
     """Largest message for this mailbox (its own limit or its establishment's, the lower); 0: none."""
+    suspended_temporary: _builtins.bool
+    """The establishment refuses mail for its suspended mailboxes temporarily (4xx), not permanently."""
+    strict_national: _builtins.bool
+    """The establishment's people may only write to other operators' addresses listed nationally."""
     def __init__(
         self,
         *,
@@ -267,10 +273,12 @@ class AddressLookupReply(_message.Message):
         certificate_dn: _builtins.str = ...,
         mixed_recipients: Global___MixedRecipients.ValueType = ...,
         max_message_bytes: _builtins.int = ...,
+        suspended_temporary: _builtins.bool = ...,
+        strict_national: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_dn", b"certificate_dn", "directory_version", b"directory_version", "domain_hosted", b"domain_hosted", "domain_mode", b"domain_mode", "mailbox_found", b"mailbox_found", "mailbox_status", b"mailbox_status", "mailbox_type", b"mailbox_type", "max_message_bytes", b"max_message_bytes", "mixed_recipients", b"mixed_recipients", "smarthost", b"smarthost", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_dn", b"certificate_dn", "directory_version", b"directory_version", "domain_hosted", b"domain_hosted", "domain_mode", b"domain_mode", "mailbox_found", b"mailbox_found", "mailbox_status", b"mailbox_status", "mailbox_type", b"mailbox_type", "max_message_bytes", b"max_message_bytes", "mixed_recipients", b"mixed_recipients", "smarthost", b"smarthost", "strict_national", b"strict_national", "suspended_temporary", b"suspended_temporary", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

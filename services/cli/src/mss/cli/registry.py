@@ -56,6 +56,12 @@ def add_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rules.add_argument(
         "--max-size", type=int, help="largest message its people send and its mailboxes receive"
     )
+    rules.add_argument(
+        "--suspended-reply", choices=["permanent", "temporary"], help="mail for suspended mailboxes"
+    )
+    rules.add_argument(
+        "--strict-national", choices=["true", "false"], help="other operators: nationally listed only"
+    )
     domain = tenant.add_parser("add-domain", help="a domain of an establishment")
     domain.add_argument("tenant")
     domain.add_argument("domain")
@@ -107,8 +113,10 @@ def request_for(args: argparse.Namespace) -> tuple[str, str, Any]:
                 "name": args.name,
                 "mixed_recipients": args.mixed_recipients,
                 "max_message_bytes": args.max_size,
+                "suspended_reply": args.suspended_reply,
+                "strict_national": None if args.strict_national is None else args.strict_national == "true",
             }
-            return "PATCH", f"/api/v1/tenants/{args.tenant}", {k: v for k, v in body.items() if v}
+            return "PATCH", f"/api/v1/tenants/{args.tenant}", {k: v for k, v in body.items() if v is not None}
         case "tenant", "add-domain":
             body = {"name": args.domain, "mode": args.mode, "smarthost": args.smarthost}
             return "POST", f"/api/v1/tenants/{args.tenant}/domains", body

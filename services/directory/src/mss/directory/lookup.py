@@ -49,6 +49,8 @@ def reply_for(
         str(domain.get("mixed_recipients")), MixedRecipients.MIXED_RECIPIENTS_UNSPECIFIED
     )
     reply.max_message_bytes = domain.get("max_message_bytes") or 0
+    reply.suspended_temporary = domain.get("suspended_reply") == "temporary"
+    reply.strict_national = bool(domain.get("strict_national"))
     if mailbox is not None and mailbox["domain"] == domain["name"]:
         own = mailbox.get("max_message_bytes") or 0
         if own and (not reply.max_message_bytes or own < reply.max_message_bytes):

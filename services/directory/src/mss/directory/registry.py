@@ -49,7 +49,8 @@ class Registry:
             ):
                 version = await conn.fetchval("SELECT version FROM directory_meta")
                 domains = await conn.fetch(
-                    "SELECT d.name, d.tenant_id, d.mode, d.smarthost, t.mixed_recipients, t.max_message_bytes"
+                    "SELECT d.name, d.tenant_id, d.mode, d.smarthost,"
+                    " t.mixed_recipients, t.max_message_bytes, t.suspended_reply, t.strict_national"
                     " FROM domains d JOIN tenants t ON t.id = d.tenant_id"
                 )
                 mailboxes = await conn.fetch(

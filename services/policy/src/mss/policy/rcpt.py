@@ -22,6 +22,10 @@ from mss.v1 import (
     RecipientCheckReply,
     RecipientCheckRequest,
     RecipientStatus,
+    ResolveReply,
+    ResolveRequest,
+    RouteKind,
+    TrustReason,
     Verdict,
 )
 
@@ -71,6 +75,30 @@ class RecipientChecker:
         self.cache.put(key, found)
         return found
 
+    async def strict_national(
+        self, request: RecipientCheckRequest, headers: dict[str, str], verdict: RecipientCheckReply
+    ) -> RecipientCheckReply:
+        """Under its establishment's strict rule, a sender may only write to another operator's
+        address that the national directory mirror lists."""
+        sender = await self.ask_directory(request.mail_from, headers)
+        if sender is None or not sender.strict_national:
+            return verdict
+        try:
+            reply = await self.service.broker.connection.request(
+                subjects.RESOLVE,
+                encode(ResolveRequest(address=request.recipient)),
+                timeout=self.directory_timeout,
+                headers=headers,
+            )
+            found = decode(ResolveReply, reply.data)
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, ContractError):
+            return refuse(451, "4.4.3", "Directory not available, try again later")
+        if found.entry.reason != TrustReason.TRUST_REASON_NATIONAL_DIRECTORY:
+            return refuse(
+                550, "5.1.1", "Recipient is not in the national directory (sender's establishment rule)"
+            )
+        return verdict
+
     async def check(
         self, request: RecipientCheckRequest, headers: dict[str, str], trace_id: str
     ) -> RecipientCheckReply:
@@ -81,6 +109,11 @@ class RecipientChecker:
         else:
             verdict = decide_recipient(request.recipient, found, self.trust, request.listener)
             verdict.directory_version = found.directory_version
+            if (
+                verdict.route.kind == RouteKind.ROUTE_KIND_PEER
+                and request.listener == Listener.LISTENER_SUBMISSION
+            ):
+                verdict = await self.strict_national(request, headers, verdict)
             if verdict.reason == OUTSIDE and request.listener == Listener.LISTENER_SUBMISSION:
                 sender = await self.ask_directory(request.mail_from, headers)
                 rule = (

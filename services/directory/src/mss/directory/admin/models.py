@@ -62,6 +62,13 @@ class TenantRules(Strict):
     max_message_bytes: Annotated[int, Field(gt=0)] | None = Field(
         default=None, description="Largest message its people send and its mailboxes receive, bytes"
     )
+    suspended_reply: Literal["permanent", "temporary"] | None = Field(
+        default=None,
+        description="Mail for a suspended mailbox: refused permanently (550) or temporarily (450)",
+    )
+    strict_national: bool | None = Field(
+        default=None, description="Its people may only write to other operators' addresses listed nationally"
+    )
 
 
 class DomainIn(Strict):

@@ -31,7 +31,8 @@ _TRANSITIONS = {
     ("suspended", "deleted"),
 }
 _TENANTS = """
-SELECT t.id, t.name, t.finess, t.ght_id, t.mixed_recipients, t.max_message_bytes,
+SELECT t.id, t.name, t.finess, t.ght_id, t.mixed_recipients, t.max_message_bytes, t.suspended_reply,
+       t.strict_national,
        coalesce((SELECT json_agg(json_build_object('name', d.name, 'mode', d.mode, 'smarthost', d.smarthost)
                  ORDER BY d.name) FROM domains d WHERE d.tenant_id = t.id)::text, '[]') AS domains,
        (SELECT count(*) FROM mailboxes m WHERE m.tenant_id = t.id AND m.status <> 'deleted') AS mailboxes

@@ -59,8 +59,12 @@ def decide_recipient(
     if found.domain_hosted:
         if not found.mailbox_found:
             return refuse(550, "5.1.1", "No such mailbox here")
-        if found.mailbox_status != MailboxStatus.MAILBOX_STATUS_ACTIVE:
+        if found.mailbox_status == MailboxStatus.MAILBOX_STATUS_SUSPENDED:
+            if found.suspended_temporary:
+                return refuse(450, "4.2.1", "Mailbox temporarily disabled, try again later")
             return refuse(550, "5.2.1", "Mailbox disabled")
+        if found.mailbox_status != MailboxStatus.MAILBOX_STATUS_ACTIVE:  # deleted: as if unknown
+            return refuse(550, "5.1.1", "No such mailbox here")
         if found.mailbox_type == MailboxType.MAILBOX_TYPE_APP:
             return refuse(550, "5.7.1", "Applicative mailboxes do not receive mail")
         if found.domain_mode == DomainMode.DOMAIN_MODE_PROXY:
