@@ -109,11 +109,18 @@ def policy_overrides() -> dict[str, object]:
 
 
 @pytest.fixture
+def ingress_overrides() -> dict[str, object]:
+    """Ingress settings a test module changes (override this fixture in the module)."""
+    return {}
+
+
+@pytest.fixture
 async def dialogue(
     nats_server: RunningNats,
     database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
     policy_overrides: dict[str, object],
+    ingress_overrides: dict[str, object],
 ) -> AsyncIterator[Dialogue]:
     conn = await asyncpg.connect(database_url)
     try:
@@ -151,6 +158,7 @@ async def dialogue(
         tls_key_file=server.key_path,
         tls_ca_file=pki.ca_bundle_path,
         tls_crl_file=pki.crl_path,
+        **ingress_overrides,  # type: ignore[arg-type]
     )
     directory = DirectorySettings(
         nats_url=nats_server.url, http_port=0, database_url=database_url, registry_refresh=0.1

@@ -87,7 +87,17 @@ AUDIT = StreamSpec(
     description="Audit events of every hop, read by tracing; separate from the work streams",
 )
 
-ALL = (WORK, BLOBS, AUDIT)
+QUARANTINE = StreamSpec(
+    name="MSS_QUARANTINE",
+    owner="ingress",
+    subjects=[f"{subjects.QUARANTINE_PREFIX}.*"],
+    retention=RetentionPolicy.LIMITS,
+    max_age=30 * DAY,
+    max_msg_size=33_554_432,
+    description="Messages refused as infected, kept for analysis and never delivered",
+)
+
+ALL = (WORK, BLOBS, AUDIT, QUARANTINE)
 
 
 @dataclass(frozen=True)

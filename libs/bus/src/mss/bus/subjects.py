@@ -41,6 +41,15 @@ def blob(message_id: str) -> str:
     return f"{BLOB_PREFIX}.{message_id}"
 
 
+# Quarantine (stream MSS_QUARANTINE): refused infected messages, one subject per message.
+QUARANTINE_PREFIX = f"{PREFIX}.quarantine"
+
+
+def quarantine(message_id: str) -> str:
+    """Subject holding one quarantined message."""
+    return f"{QUARANTINE_PREFIX}.{message_id}"
+
+
 # Audit events (stream MSS_AUDIT): one subject per emitting service.
 AUDIT_PREFIX = f"{PREFIX}.audit"
 

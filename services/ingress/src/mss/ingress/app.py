@@ -13,7 +13,9 @@ from mss.v1 import Listener
 
 def build(settings: IngressSettings) -> BusService:
     """Wire the service: it owns the work and body streams."""
-    service = BusService("ingress", settings, owns=[streams.WORK, streams.BLOBS], needs=[streams.AUDIT])
+    service = BusService(
+        "ingress", settings, owns=[streams.WORK, streams.BLOBS, streams.QUARANTINE], needs=[streams.AUDIT]
+    )
     handlers = {
         Listener.LISTENER_PEER: IngressHandler(service, settings, Listener.LISTENER_PEER),
         Listener.LISTENER_SUBMISSION: SubmissionHandler(service, settings, Listener.LISTENER_SUBMISSION),

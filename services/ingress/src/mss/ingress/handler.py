@@ -21,12 +21,13 @@ from mss.bus import subjects
 from mss.bus.blobs import delete_blob, put_blob
 from mss.bus.codec import decode, encode, now_timestamp
 from mss.bus.service import BusService
-from mss.core.errors import ContractError
+from mss.core.errors import ContractError, UnavailableError
 from mss.core.ids import new_queue_id, new_trace_id, traceparent
 from mss.core.tls import peer_certificate
 from mss.ingress import replies
 from mss.ingress.auth import Authenticated
 from mss.ingress.headers import summarise
+from mss.ingress.scan import ClamdScanner
 from mss.ingress.settings import IngressSettings
 from mss.v1 import (
     AuditCode,
@@ -97,6 +98,9 @@ class IngressHandler:
         self.service = service
         self.settings = settings
         self.listener = listener
+        self.scanner = (
+            ClamdScanner(settings.scan_clamd, settings.scan_timeout) if settings.scan_clamd else None
+        )
 
     offers_auth = False
     """Whether EHLO advertises SMTP AUTH (only the submission listener's handler does)."""
@@ -236,6 +240,17 @@ class IngressHandler:
             return await self._refuse(
                 envelope, tx, replies.too_big(len(content), tx.limit, tx.limited_by), reason
             )
+        unscanned = ""
+        if self.scanner is not None:
+            try:
+                found = await self.scanner.scan(content)
+            except UnavailableError as exc:
+                log.error("message not scanned", extra={"message_id": tx.message_id, "error": exc.message})
+                if not self.settings.scan_fail_open:
+                    return replies.S451_NOT_SCANNED
+                found, unscanned = None, f"; not scanned ({exc.message})"
+            if found is not None and found.infected:
+                return await self._quarantine(envelope, tx, content, found.signature)
         js = self.service.js
         timeout = self.settings.publish_timeout
         try:
@@ -264,7 +279,8 @@ class IngressHandler:
             status=RecipientStatus.RECIPIENT_STATUS_QUEUED,
             reply=replies.queued(tx.message_id),
             reason=f"{body.size} bytes from {event.client_address} for {len(tx.recipients)} recipient(s)"
-            + (f", authenticated as {tx.identity}" if tx.identity else ""),
+            + (f", authenticated as {tx.identity}" if tx.identity else "")
+            + unscanned,
             trust_list_version=tx.trust_list_version,
             directory_version=tx.directory_version,
             trace_id=tx.trace_id,
@@ -284,6 +300,20 @@ class IngressHandler:
             extra={"message_id": tx.message_id, "size": body.size, "recipients": len(tx.recipients)},
         )
         return replies.queued(tx.message_id)
+
+    async def _quarantine(self, envelope: Envelope, tx: Transaction, content: bytes, signature: str) -> str:
+        """Keep an infected message in quarantine (never delivered) and refuse it."""
+        try:
+            ack = await self.service.js.publish(
+                subjects.quarantine(tx.message_id),
+                content,
+                headers={hdr.MSG_ID: f"quarantine:{tx.message_id}"},
+                timeout=self.settings.publish_timeout,
+            )
+        except Exception as exc:  # no evidence kept: let the client come back later
+            return self._not_queued(tx, exc)
+        where = f"quarantined in {ack.stream} #{ack.seq}"
+        return await self._refuse(envelope, tx, replies.infected(signature), f"malware {signature}; {where}")
 
     async def _refuse(self, envelope: Envelope, tx: Transaction, reply: str, reason: str) -> str:
         """Refuse the whole message at the end of DATA (nothing is stored) and audit why."""

@@ -10,6 +10,7 @@ S250_RECIPIENT_NOTED = (
 )
 S451_POLICY_UNAVAILABLE = "451 4.4.3 Policy service not available, try again later"
 S451_NOT_QUEUED = "451 4.3.0 Message not queued, try again later"
+S451_NOT_SCANNED = "451 4.3.0 Message not scanned for malware, try again later"
 S452_TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 S530_STARTTLS_FIRST = "530 5.7.0 Must issue a STARTTLS command first"
 S503_NO_MAIL = "503 5.5.1 Error: need MAIL command"
@@ -52,3 +53,9 @@ def refused_whole(recipients: list[str], room: int = 400) -> str:
 def too_big(size: int, limit: int, whose: str) -> str:
     """RFC 1870 / RFC 3463: the message exceeds a limit that is not the listener's own."""
     return f"552 5.3.4 Message too big: {size} bytes, the limit of {whose} is {limit} bytes"
+
+
+def infected(signature: str) -> str:
+    """The refusal of a message in which the scanner found malware."""
+    safe = "".join(c for c in signature if c.isprintable())[:100]
+    return f"554 5.7.0 Message refused: malware detected ({safe})"

@@ -32,6 +32,11 @@ class IngressSettings(ServiceSettings):
         default=["PLAIN", "LOGIN", "XOAUTH2"],
         description="SASL mechanisms offered at submission, after STARTTLS (subset of PLAIN LOGIN XOAUTH2)",
     )
+    scan_clamd: str = Field(default="", description="clamd host:port scanning every message (empty: no scan)")
+    scan_timeout: float = Field(default=30.0, gt=0, description="Bound on one scan, seconds")
+    scan_fail_open: bool = Field(
+        default=False, description="Accept messages unscanned while clamd is down (default: 451, retry later)"
+    )
     publish_timeout: float = Field(default=5.0, description="Bound on a durable publish, seconds")
     reuse_port: bool = Field(default=False, description="SO_REUSEPORT: several processes share a port")
     tls_cert_file: Path | None = Field(default=None, description="Server certificate chain (PEM), required")
