@@ -21,6 +21,9 @@ from nats.js import JetStreamContext
 
 log = logging.getLogger(__name__)
 
+BACKGROUND_GRACE = 3.0
+"""Seconds background jobs have to end by themselves on stop before they are cancelled."""
+
 Hook = Callable[[], Awaitable[None]]
 
 
@@ -54,6 +57,8 @@ class BusService:
         """Run after NATS is connected and before subscribers start (open pools, load data)."""
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         """Long-running tasks started with the subscribers and cancelled on stop."""
+        self.finishing: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        """Background jobs that end by themselves once `stopped` (awaited, not cancelled, on stop)."""
         self.stopping: list[Hook] = []
         """Run first on stop, before subscribers drain (stop accepting new work)."""
         self.responders: list[Responder] = []
@@ -99,6 +104,11 @@ class BusService:
         """Answer requests on ``subject`` in queue group ``queue``, ``workers`` at once."""
         self.responders.append(Responder(subject, queue, handler, workers))
 
+    @property
+    def stopped(self) -> bool:
+        """True once the service was asked to stop: long-running jobs end their loop."""
+        return self._stop.is_set()
+
     def stop(self) -> None:
         """Ask the service to stop (drains in-flight work)."""
         self._stop.set()
@@ -143,7 +153,8 @@ class BusService:
             await self.broker.start()
             for responder in self.responders:
                 await responder.start(self.broker.connection)
-            tasks: list[asyncio.Task[None]] = [asyncio.create_task(job()) for job in self.background]
+            jobs = list(self.background)
+            tasks: list[asyncio.Task[None]] = [asyncio.create_task(job()) for job in jobs]
             for task in tasks:
                 task.add_done_callback(self._background_ended)
             connection = self.broker.connection
@@ -159,8 +170,16 @@ class BusService:
                 await responder.stop()
             for hook in self.stopping:
                 await hook()
+            # Consumers watch `stopped` and end within one fetch: let them (nats-py's fetch may swallow
+            # a cancellation and wait on); cancel the other jobs, and a consumer that overstays.
+            finishing = [t for t, job in zip(tasks, jobs, strict=True) if job in self.finishing]
             for task in tasks:
-                task.cancel()
+                if task not in finishing:
+                    task.cancel()
+            if finishing:
+                _, overstaying = await asyncio.wait(finishing, timeout=BACKGROUND_GRACE)
+                for task in overstaying:
+                    task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             await self._disconnect()

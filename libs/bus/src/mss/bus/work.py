@@ -101,7 +101,7 @@ def batch_consumer(
         await ensure_consumer(js, spec)
         subscription = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream.name)
         try:
-            while True:
+            while not service.stopped:  # ends within one fetch of the stop (never cancelled mid-fetch)
                 try:
                     messages = await subscription.fetch(batch, timeout=linger)
                 except TimeoutError:  # nats-py raises its own or asyncio's, depending on where it waited
@@ -115,6 +115,7 @@ def batch_consumer(
             await subscription.unsubscribe()
 
     service.background.append(consume_forever)
+    service.finishing.append(consume_forever)
 
 
 async def _handle_batch(

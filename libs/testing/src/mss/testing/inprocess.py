@@ -25,4 +25,7 @@ async def running(service: BusService, timeout: float = 30.0) -> AsyncIterator[B
         yield service
     finally:
         service.stop()
-        await asyncio.wait_for(task, timeout)
+        try:
+            await asyncio.wait_for(task, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"{service.name} did not stop within {timeout} s") from None
