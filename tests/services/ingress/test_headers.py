@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mss.ingress.handler import names_xdm
 from mss.ingress.headers import summarise
 
 
@@ -18,3 +19,12 @@ def test_summary_keeps_message_id_and_x_mss_headers_only() -> None:
 def test_message_without_body_or_headers() -> None:
     assert summarise(b"") == ("", {})
     assert summarise(b"Subject: x\r\n") == ("", {})
+
+
+def test_an_xdm_attachment_is_noticed_in_any_usual_spelling() -> None:
+    part = b'Content-Disposition: attachment; filename="%s"\r\n'
+    assert names_xdm(b"Subject: x\r\n\r\n" + part % b"IHE_XDM.ZIP")
+    assert names_xdm(b"Subject: x\r\n\r\n" + part % b"ihe_xdm.zip")
+    assert names_xdm(b"Subject: x\r\n\r\n" + part % b"Ihe_Xdm.Zip")
+    assert not names_xdm(b"Subject: x\r\n\r\n" + part % b"IHE_XDM.PDF")
+    assert not names_xdm(b"Subject: XDM/1.0/DDM+CR\r\n\r\nno attachment")
