@@ -6,20 +6,24 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import nats.errors
 from faststream.nats import NatsBroker
+from google.protobuf.message import Message
 from mss.bus.audit import Auditor
+from mss.bus.codec import decode, encode
 from mss.bus.ops import Readiness, ops_app, start_ops
 from mss.bus.responder import Handler, Responder
 from mss.bus.streams import StreamSpec, ensure_stream, wait_for_streams
-from mss.core.errors import UnavailableError
+from mss.core.errors import ContractError, UnavailableError
 from mss.core.logs import setup_logging
 from mss.core.settings import ServiceSettings
 from nats.js import JetStreamContext
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=Message)
 
 BACKGROUND_GRACE = 3.0
 """Seconds background jobs have to end by themselves on stop before they are cancelled."""
@@ -76,6 +80,29 @@ class BusService:
         if self._js is None:
             raise UnavailableError("the service is not connected to NATS yet")
         return self._js
+
+    async def ask(
+        self,
+        subject: str,
+        request: Message,
+        kind: type[R],
+        timeout: float,
+        headers: dict[str, str] | None = None,
+    ) -> R | None:
+        """Another service's answer to ``request``, or None when none comes in time (logged)."""
+        try:
+            reply = await self.broker.connection.request(
+                subject, encode(request), timeout=timeout, headers=headers
+            )
+            return decode(kind, reply.data)
+        except (
+            nats.errors.TimeoutError,
+            nats.errors.NoRespondersError,
+            nats.errors.ConnectionClosedError,
+            ContractError,
+        ) as exc:
+            log.warning("no answer", extra={"subject": subject, "error": type(exc).__name__})
+            return None
 
     async def publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
         """Publish durably: returns once JetStream has acknowledged the message."""

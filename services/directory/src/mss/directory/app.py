@@ -6,13 +6,12 @@ from __future__ import annotations
 import logging
 
 import asyncpg
-import nats.errors
 from mss.bus import streams, subjects
 from mss.bus.codec import decode, encode
 from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
 from mss.bus.work import batch_consumer
-from mss.core.errors import ContractError, UnavailableError
+from mss.core.errors import UnavailableError
 from mss.db.pool import create_pool
 from mss.directory import correspondents
 from mss.directory.admin.api import AdminApi
@@ -78,15 +77,12 @@ def build(settings: DirectorySettings) -> BusService:
         return encode(reply)
 
     async def ask_policy(domain: str) -> OperatorLookupReply | None:
-        try:
-            reply = await service.broker.connection.request(
-                subjects.OPERATOR_LOOKUP,
-                encode(OperatorLookupRequest(domain=domain)),
-                timeout=settings.request_timeout,
-            )
-            return decode(OperatorLookupReply, reply.data)
-        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, ContractError):
-            return None
+        return await service.ask(
+            subjects.OPERATOR_LOOKUP,
+            OperatorLookupRequest(domain=domain),
+            OperatorLookupReply,
+            settings.request_timeout,
+        )
 
     async def on_resolve(body: bytes, headers: dict[str, str]) -> bytes:
         return encode(await resolvers[0].resolve(decode(ResolveRequest, body).address))

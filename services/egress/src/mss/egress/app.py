@@ -7,16 +7,14 @@ from collections import defaultdict
 from dataclasses import asdict
 from email.utils import formatdate
 
-import nats.errors
 from faststream.nats import NatsMessage
 from mss.bus import headers as hdr
 from mss.bus import streams, subjects
 from mss.bus.blobs import get_blob
-from mss.bus.codec import decode, encode
+from mss.bus.codec import encode
 from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
 from mss.bus.work import Retry, work_consumer
-from mss.core.errors import ContractError
 from mss.core.tls import PeerCertificate as TlsEvidence
 from mss.core.tls import client_context, dn_matches
 from mss.egress.domain.outcome import Outcome, RecipientResult, parse_hop, retry_delay
@@ -161,16 +159,14 @@ class Egress:
 
     async def listed_certificates(self, domain: str, headers: dict[str, str]) -> list[str] | None:
         """The certificate DNs the allowed-domain list names for ``domain``; None if policy is silent."""
-        try:
-            reply = await self.service.broker.connection.request(
-                subjects.OPERATOR_LOOKUP,
-                encode(OperatorLookupRequest(domain=domain)),
-                timeout=self.settings.policy_timeout,
-                headers=headers,
-            )
-            return list(decode(OperatorLookupReply, reply.data).certificate_dns)
-        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, ContractError):
-            return None
+        found = await self.service.ask(
+            subjects.OPERATOR_LOOKUP,
+            OperatorLookupRequest(domain=domain),
+            OperatorLookupReply,
+            self.settings.policy_timeout,
+            headers,
+        )
+        return list(found.certificate_dns) if found is not None else None
 
     def refusal(self, certificate: TlsEvidence, domain: str, listed: list[str]) -> str | None:
         """Why a verified server certificate is not the operator's of ``domain`` (None: it is)."""

@@ -13,15 +13,14 @@ import ssl
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
-import nats.errors
 from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
 from google.protobuf.message import Message
 from mss.bus import headers as hdr
 from mss.bus import subjects
 from mss.bus.blobs import delete_blob, put_blob
-from mss.bus.codec import decode, encode, now_timestamp
+from mss.bus.codec import encode, now_timestamp
 from mss.bus.service import BusService
-from mss.core.errors import ContractError, UnavailableError
+from mss.core.errors import UnavailableError
 from mss.core.ids import new_queue_id, new_trace_id, traceparent
 from mss.core.tls import peer_certificate
 from mss.ingress import replies
@@ -134,22 +133,10 @@ class IngressHandler:
         self, subject: str, request: Message, kind: type[R], trace_id: str, timeout: float | None = None
     ) -> R | None:
         """Another service's answer, or None when it does not answer within the bound."""
-        try:
-            reply = await self.service.broker.connection.request(
-                subject,
-                encode(request),
-                timeout=timeout or self.settings.policy_timeout,
-                headers={hdr.TRACEPARENT: traceparent(trace_id)},
-            )
-            return decode(kind, reply.data)
-        except (
-            nats.errors.TimeoutError,
-            nats.errors.NoRespondersError,
-            nats.errors.ConnectionClosedError,
-            ContractError,
-        ):
-            log.warning("no answer", extra={"subject": subject})
-            return None
+        headers = {hdr.TRACEPARENT: traceparent(trace_id)}
+        return await self.service.ask(
+            subject, request, kind, timeout or self.settings.policy_timeout, headers
+        )
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]

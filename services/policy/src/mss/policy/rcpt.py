@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import nats.errors
 from mss.bus import subjects
 from mss.bus.codec import decode, encode
 from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
-from mss.core.errors import ContractError
 from mss.policy.domain.cache import TtlCache
 from mss.policy.domain.trustlist import TrustList
 from mss.policy.domain.verdicts import OUTSIDE, apply_mixed_rule, decide_recipient, recipient_limit, refuse
@@ -62,15 +60,14 @@ class RecipientChecker:
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        try:
-            reply = await self.service.broker.connection.request(
-                subjects.DIRECTORY_LOOKUP,
-                encode(AddressLookupRequest(address=address)),
-                timeout=self.directory_timeout,
-                headers=headers,
-            )
-            found = decode(AddressLookupReply, reply.data)
-        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, ContractError):
+        found = await self.service.ask(
+            subjects.DIRECTORY_LOOKUP,
+            AddressLookupRequest(address=address),
+            AddressLookupReply,
+            self.directory_timeout,
+            headers,
+        )
+        if found is None:
             return None
         self.cache.put(key, found)
         return found
@@ -83,15 +80,14 @@ class RecipientChecker:
         sender = await self.ask_directory(request.mail_from, headers)
         if sender is None or not sender.strict_national:
             return verdict
-        try:
-            reply = await self.service.broker.connection.request(
-                subjects.RESOLVE,
-                encode(ResolveRequest(address=request.recipient)),
-                timeout=self.directory_timeout,
-                headers=headers,
-            )
-            found = decode(ResolveReply, reply.data)
-        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, ContractError):
+        found = await self.service.ask(
+            subjects.RESOLVE,
+            ResolveRequest(address=request.recipient),
+            ResolveReply,
+            self.directory_timeout,
+            headers,
+        )
+        if found is None:
             return refuse(451, "4.4.3", "Directory not available, try again later")
         if found.entry.reason != TrustReason.TRUST_REASON_NATIONAL_DIRECTORY:
             return refuse(
