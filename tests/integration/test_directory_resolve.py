@@ -156,7 +156,7 @@ async def test_a_correspondent_in_the_national_mirror_is_equipped(
         events.append(event)
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     try:
-        await record(pool, events)
+        await record(pool, events, {"chu-demo.mssante.fr": "chu-demo", "ch-exemple.mssante.fr": "ch-exemple"})
         found = {c["address"]: c for c in await correspondents(pool, "chu-demo")}
     finally:
         await pool.close()

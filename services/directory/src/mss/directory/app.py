@@ -118,7 +118,7 @@ def build(settings: DirectorySettings) -> BusService:
             await pool.close()
 
     async def on_events(events: list[AuditEvent]) -> None:
-        await correspondents.record(pools[0], events)
+        await correspondents.record(pools[0], events, registries[0].tenants())
 
     async def follow_registry() -> None:
         await registries[0].refresh_forever()

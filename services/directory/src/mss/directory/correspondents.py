@@ -66,11 +66,9 @@ def exchanges(events: list[AuditEvent], tenants: dict[str, str]) -> dict[tuple[s
     return found
 
 
-async def record(pool: asyncpg.Pool, events: list[AuditEvent]) -> None:
-    """Add a batch of audit events to the correspondents of each establishment."""
-    if not any(e.code == AuditCode.AUDIT_CODE_MESSAGE_ROUTED for e in events):
-        return
-    tenants = {r["name"]: r["tenant_id"] for r in await pool.fetch("SELECT name, tenant_id FROM domains")}
+async def record(pool: asyncpg.Pool, events: list[AuditEvent], tenants: dict[str, str]) -> None:
+    """Add a batch of audit events to the correspondents of each establishment (``tenants``: our
+    domains to their establishment, from the registry in memory)."""
     found = exchanges(events, tenants)
     if not found:
         return

@@ -72,6 +72,10 @@ class Registry:
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("registry not refreshed", extra={"error": str(exc)})
 
+    def tenants(self) -> dict[str, str]:
+        """Our domains and the establishment owning each."""
+        return {name: str(domain["tenant_id"]) for name, domain in self.snapshot.domains.items()}
+
     def lookup(self, address: str) -> AddressLookupReply:
         """What the registry knows of ``address``."""
         snapshot = self.snapshot
