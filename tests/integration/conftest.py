@@ -103,6 +103,18 @@ def until() -> object:
 
 
 @pytest.fixture
+async def bus(nats_server: RunningNats) -> AsyncIterator[nats.NATS]:
+    """A client on the test's server, holding the streams the services own."""
+    client = await nats.connect(nats_server.url)
+    for spec in streams.ALL:
+        await streams.ensure_stream(client.jetstream(), spec)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
 def policy_overrides() -> dict[str, object]:
     """Policy settings a test module changes (override this fixture in the module)."""
     return {}
@@ -121,6 +133,7 @@ async def dialogue(
     tmp_path_factory: pytest.TempPathFactory,
     policy_overrides: dict[str, object],
     ingress_overrides: dict[str, object],
+    bus: nats.NATS,
 ) -> AsyncIterator[Dialogue]:
     conn = await asyncpg.connect(database_url)
     try:
@@ -135,9 +148,6 @@ async def dialogue(
     pki = LocalPki(tmp_path_factory.mktemp("pki"))
     server = pki.issue("server", OPERATOR_DN)
     sender = pki.issue("dpi", SENDER_DN)
-    bus = await nats.connect(nats_server.url)
-    for spec in streams.ALL:
-        await streams.ensure_stream(bus.jetstream(), spec)
     received: list[MessageReceived] = []
     audit: list[AuditEvent] = []
 
@@ -170,12 +180,9 @@ async def dialogue(
         directory_cache_ttl=0,  # a rule changed by a test applies to the next command
         **policy_overrides,  # type: ignore[arg-type]
     )
-    try:
-        async with (
-            running(build_directory(directory)),
-            running(build_policy(policy)),
-            running(build_ingress(ingress)),
-        ):
-            yield Dialogue(ingress.submission_port, pki, sender, received, audit, database_url)
-    finally:
-        await bus.close()
+    async with (
+        running(build_directory(directory)),
+        running(build_policy(policy)),
+        running(build_ingress(ingress)),
+    ):
+        yield Dialogue(ingress.submission_port, pki, sender, received, audit, database_url)

@@ -12,13 +12,11 @@ import hashlib
 import io
 import os
 import sys
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import nats
 import pytest
-from mss.bus import streams
 from mss.cli.__main__ import run
 from mss.cli.settings import CliSettings
 from mss.cli.trust import import_list
@@ -71,18 +69,6 @@ async def installed(nats_url: str, *args: str) -> Run:
         raise
     assert process.returncode is not None
     return Run(process.returncode, out.decode(), err.decode())
-
-
-@pytest.fixture
-async def bus(nats_server: RunningNats) -> AsyncIterator[nats.NATS]:
-    """A client on a server holding the backbone's streams (no list bucket yet)."""
-    client = await nats.connect(nats_server.url)
-    for spec in streams.ALL:
-        await streams.ensure_stream(client.jetstream(), spec)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 async def current(bus: nats.NATS) -> Stored:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import nats
 import pytest
-from mss.bus import streams, subjects
+from mss.bus import subjects
 from mss.bus.codec import decode, encode
 from mss.directory.app import build as build_directory
 from mss.directory.seed import apply_seed, load_seed
@@ -20,18 +19,6 @@ from mss.testing.inprocess import running
 from mss.v1 import AuditCode, AuditEvent, RecipientCheckReply, RecipientCheckRequest, RouteKind, Verdict
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def bus(nats_server: RunningNats) -> AsyncIterator[nats.NATS]:
-    """A client, with the streams ingress and tracing would own."""
-    client = await nats.connect(nats_server.url)
-    for spec in streams.ALL:
-        await streams.ensure_stream(client.jetstream(), spec)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 @pytest.fixture(scope="session")

@@ -62,18 +62,6 @@ NEWER = listing("2026-03-01T00:00:00Z", ("nouveau.mssante.fr", LISTED_DN))
 
 
 @pytest.fixture
-async def bus(nats_server: RunningNats) -> AsyncIterator[nats.NATS]:
-    """A client, with the streams the other services would own."""
-    client = await nats.connect(nats_server.url)
-    for spec in streams.ALL:
-        await streams.ensure_stream(client.jetstream(), spec)
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
-@pytest.fixture
 def old_file(tmp_path: Path) -> Path:
     """The list each replica is configured with."""
     path = tmp_path / "listeblanchemssante.xml"
