@@ -37,6 +37,7 @@ class Dialogue:
     """Send as dpi@chu-demo over submission; see what ingress published and audited."""
 
     port: int
+    peer_port: int
     ca: LocalPki
     sender: Issued
     received: list[MessageReceived]
@@ -121,6 +122,12 @@ def policy_overrides() -> dict[str, object]:
 
 
 @pytest.fixture
+def directory_overrides() -> dict[str, object]:
+    """Directory settings a test module changes (override this fixture in the module)."""
+    return {}
+
+
+@pytest.fixture
 def ingress_overrides() -> dict[str, object]:
     """Ingress settings a test module changes (override this fixture in the module)."""
     return {}
@@ -133,6 +140,7 @@ async def dialogue(
     tmp_path_factory: pytest.TempPathFactory,
     policy_overrides: dict[str, object],
     ingress_overrides: dict[str, object],
+    directory_overrides: dict[str, object],
     bus: nats.NATS,
 ) -> AsyncIterator[Dialogue]:
     conn = await asyncpg.connect(database_url)
@@ -171,7 +179,11 @@ async def dialogue(
         **ingress_overrides,  # type: ignore[arg-type]
     )
     directory = DirectorySettings(
-        nats_url=nats_server.url, http_port=0, database_url=database_url, registry_refresh=0.1
+        nats_url=nats_server.url,
+        http_port=0,
+        database_url=database_url,
+        registry_refresh=0.1,
+        **directory_overrides,  # type: ignore[arg-type]
     )
     policy = PolicySettings(
         nats_url=nats_server.url,
@@ -185,4 +197,4 @@ async def dialogue(
         running(build_policy(policy)),
         running(build_ingress(ingress)),
     ):
-        yield Dialogue(ingress.submission_port, pki, sender, received, audit, database_url)
+        yield Dialogue(ingress.submission_port, ingress.peer_port, pki, sender, received, audit, database_url)

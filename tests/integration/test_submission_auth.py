@@ -12,35 +12,28 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import asyncpg
 import nats
 import pytest
 from aiohttp import web
-from mss.bus import streams, subjects
+from mss.bus import subjects
 from mss.bus.codec import decode
 from mss.core.errors import DataError
 from mss.devstack.pki import Issued, LocalPki
 from mss.devstack.ports import free_port
-from mss.directory.app import build as build_directory
 from mss.directory.auth.introspection import basic_authorization
 from mss.directory.auth.passwords import Cost
 from mss.directory.password import set_password
 from mss.directory.seed import apply_seed, load_seed
-from mss.directory.settings import DirectorySettings
-from mss.ingress.app import build as build_ingress
-from mss.ingress.settings import IngressSettings
-from mss.policy.app import build as build_policy
-from mss.policy.settings import PolicySettings
-from mss.testing.fixtures import DEMO, RunningNats
-from mss.testing.inprocess import running
+from mss.testing.fixtures import DEMO
 from mss.testing.smtp import client_tls
 from mss.v1 import AuditCode, AuditEvent
 
 pytestmark = pytest.mark.integration
 
-OPERATOR = "CN=smtp-1.ght-demo.example,OU=00000000000001,O=GHT DEMO,ST=Paris (75),C=FR"
 JEAN = "jean.martin@chu-demo.mssante.fr"  # PER, RPPS 10001234567, delegate of cardiologie@
 CARDIO = "cardiologie@chu-demo.mssante.fr"  # ORG
 CLAIRE = "claire.durand@ch-exemple.mssante.fr"  # PER, RPPS 10009876543
@@ -124,14 +117,21 @@ class Submission:
 
 
 @pytest.fixture
-async def submission(
-    nats_server: RunningNats, accounts: str, pki: LocalPki, introspection: Introspection
-) -> AsyncIterator[Submission]:
-    """Directory, policy and ingress in this loop, against real NATS and PostgreSQL."""
-    server = pki.issue("server", OPERATOR)
-    bus = await nats.connect(nats_server.url)
-    for spec in streams.ALL:
-        await streams.ensure_stream(bus.jetstream(), spec)
+def directory_overrides(introspection: Introspection) -> dict[str, object]:
+    """Fast hashes, a low failure limit, and the test's token introspection endpoint."""
+    return {
+        "password_cost": 10,
+        "auth_max_failures": 4,
+        "introspection_url": introspection.url,
+        "introspection_client_id": CLIENT_ID,
+        "introspection_client_secret": CLIENT_SECRET,
+        "introspection_ca_file": introspection.ca,
+    }
+
+
+@pytest.fixture
+async def submission(accounts: str, dialogue: Any, bus: nats.NATS) -> AsyncIterator[Submission]:
+    """The submission dialogue (directory, policy and ingress in this loop) and every audit event."""
     audit: list[AuditEvent] = []
     raw: list[bytes] = []
 
@@ -139,47 +139,13 @@ async def submission(
         raw.append(msg.data)
         audit.append(decode(AuditEvent, msg.data))
 
-    await bus.subscribe(f"{subjects.AUDIT_PREFIX}.>", cb=collect)
-    directory = DirectorySettings(
-        nats_url=nats_server.url,
-        http_port=0,
-        database_url=accounts,
-        password_cost=10,
-        auth_max_failures=4,
-        introspection_url=introspection.url,
-        introspection_client_id=CLIENT_ID,
-        introspection_client_secret=CLIENT_SECRET,  # type: ignore[arg-type]
-        introspection_ca_file=introspection.ca,
-    )
-    policy = PolicySettings(
-        nats_url=nats_server.url, http_port=0, trust_list_path=DEMO / "listeblanchemssante.xml"
-    )
-    ingress = IngressSettings(
-        nats_url=nats_server.url,
-        http_port=0,
-        peer_port=free_port(),
-        submission_port=free_port(),
-        tls_cert_file=server.chain_path,
-        tls_key_file=server.key_path,
-        tls_ca_file=pki.ca_bundle_path,
-        tls_crl_file=pki.crl_path,
-    )
+    subscription = await bus.subscribe(f"{subjects.AUDIT_PREFIX}.>", cb=collect)
+    await bus.flush()
+    peer = dialogue.ca.issue("peer", "CN=smtp.autre-operateur.example,O=AUTRE OPERATEUR,C=FR")
     try:
-        async with (
-            running(build_directory(directory)),
-            running(build_policy(policy)),
-            running(build_ingress(ingress)),
-        ):
-            yield Submission(
-                ingress.submission_port,
-                ingress.peer_port,
-                pki.ca_bundle_path,
-                audit,
-                raw,
-                pki.issue("peer", "CN=smtp.autre-operateur.example,O=AUTRE OPERATEUR,C=FR"),
-            )
+        yield Submission(dialogue.port, dialogue.peer_port, dialogue.ca.ca_bundle_path, audit, raw, peer)
     finally:
-        await bus.close()
+        await subscription.unsubscribe()
 
 
 async def session(sub: Submission, *, tls: bool = True, port: int | None = None) -> aiosmtplib.SMTP:
