@@ -72,12 +72,24 @@ class RecipientChecker:
         self.cache.put(key, found)
         return found
 
-    async def strict_national(
+    async def sender_rules(
         self, request: RecipientCheckRequest, headers: dict[str, str], verdict: RecipientCheckReply
     ) -> RecipientCheckReply:
-        """Under its establishment's strict rule, a sender may only write to another operator's
-        address that the national directory mirror lists."""
-        sender = await self.ask_directory(request.mail_from, headers)
+        """At submission, the rules of the sender's establishment for recipients of other operators
+        (strict: nationally listed only) and outside the trust space (the whole message refused)."""
+        if request.listener != Listener.LISTENER_SUBMISSION:
+            return verdict
+        peer = verdict.route.kind == RouteKind.ROUTE_KIND_PEER
+        if not peer and verdict.reason != OUTSIDE:
+            return verdict
+        sender = await self.ask_directory(request.mail_from, headers)  # once for both rules
+        if verdict.reason == OUTSIDE:
+            rule = (
+                sender.mixed_recipients
+                if sender is not None
+                else MixedRecipients.MIXED_RECIPIENTS_UNSPECIFIED
+            )
+            return apply_mixed_rule(verdict, rule)
         if sender is None or not sender.strict_national:
             return verdict
         found = await self.service.ask(
@@ -105,19 +117,7 @@ class RecipientChecker:
         else:
             verdict = decide_recipient(request.recipient, found, self.trust, request.listener)
             verdict.directory_version = found.directory_version
-            if (
-                verdict.route.kind == RouteKind.ROUTE_KIND_PEER
-                and request.listener == Listener.LISTENER_SUBMISSION
-            ):
-                verdict = await self.strict_national(request, headers, verdict)
-            if verdict.reason == OUTSIDE and request.listener == Listener.LISTENER_SUBMISSION:
-                sender = await self.ask_directory(request.mail_from, headers)
-                rule = (
-                    sender.mixed_recipients
-                    if sender is not None
-                    else MixedRecipients.MIXED_RECIPIENTS_UNSPECIFIED
-                )
-                verdict = apply_mixed_rule(verdict, rule)
+            verdict = await self.sender_rules(request, headers, verdict)
         verdict.trust_list_version = self.trust.version
         if verdict.verdict == Verdict.VERDICT_ACCEPT:
             assert found is not None
