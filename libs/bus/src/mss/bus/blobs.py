@@ -9,6 +9,7 @@ from mss.bus import streams, subjects
 from mss.core.errors import DataError
 from mss.v1 import BlobRef
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 _SCHEME = "jetstream"
 
@@ -31,7 +32,10 @@ async def get_blob(js: JetStreamContext, ref: BlobRef) -> bytes:
     stream, _, seq = rest.partition(":")
     if scheme != _SCHEME or stream != streams.BLOBS.name or not seq.isdigit():
         raise DataError(f"unknown blob location {ref.location!r}")
-    msg = await js.get_msg(stream, seq=int(seq), direct=True)
+    try:
+        msg = await js.get_msg(stream, seq=int(seq), direct=True)
+    except NotFoundError as exc:
+        raise DataError(f"blob {ref.location} is missing (deleted or expired)") from exc
     content = msg.data or b""
     if len(content) != ref.size or hashlib.sha256(content).hexdigest() != ref.sha256:
         raise DataError(f"blob {ref.location} does not match its reference")
