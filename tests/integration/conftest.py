@@ -1,5 +1,5 @@
-"""A submission dialogue against directory, policy and ingress running in the test's loop, with
-real NATS, PostgreSQL and TLS: the demo GHT, its applicative mailbox dpi@chu-demo as the sender."""
+"""A submission dialogue against directory, policy, storage and ingress running in the test's loop,
+with real NATS, PostgreSQL and TLS: the demo GHT, its applicative mailbox dpi@chu-demo as the sender."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from mss.ingress.app import build as build_ingress
 from mss.ingress.settings import IngressSettings
 from mss.policy.app import build as build_policy
 from mss.policy.settings import PolicySettings
+from mss.storage.app import build as build_storage
+from mss.storage.settings import StorageSettings
 from mss.testing.fixtures import DEMO, RunningNats
 from mss.testing.inprocess import running
 from mss.testing.smtp import client_tls
@@ -43,25 +45,29 @@ class Dialogue:
     received: list[MessageReceived]
     audit: list[AuditEvent]
     database_url: str
+    policy_audit: list[AuditEvent]
 
     async def send(
         self,
         recipients: list[str],
         message: bytes = b"Subject: t\r\n\r\nBonjour.\r\n",
         size: int | None = None,
+        mail_from: str = SENDER,
+        peer: Issued | None = None,
     ) -> tuple[str, list[str], str]:
-        """The replies to MAIL FROM, to each RCPT TO, and to the end of DATA (or DATA itself)."""
+        """The replies to MAIL FROM, to each RCPT TO, and to the end of DATA (or DATA itself); over
+        submission with dpi@chu-demo's certificate, or on the peer listener with ``peer``'s."""
         client = aiosmtplib.SMTP(
             hostname="127.0.0.1",
-            port=self.port,
+            port=self.port if peer is None else self.peer_port,
             start_tls=True,
-            tls_context=client_tls(self.sender, self.ca.ca_bundle_path),
+            tls_context=client_tls(peer or self.sender, self.ca.ca_bundle_path),
         )
         await client.connect()
         try:
             await client.ehlo()
             option = f" SIZE={size}" if size is not None else ""
-            reply = await client.execute_command(b"MAIL", f"FROM:<{SENDER}>{option}".encode())
+            reply = await client.execute_command(b"MAIL", f"FROM:<{mail_from}>{option}".encode())
             mail = f"{reply.code} {reply.message}"
             if reply.code != 250:
                 return mail, [], ""
@@ -79,13 +85,24 @@ class Dialogue:
 
     async def set_tenant(self, tenant: str, column: str, value: object) -> None:
         """Change an establishment's rule directly in the registry (and bump its version)."""
-        assert column in ("mixed_recipients", "max_message_bytes", "suspended_reply", "strict_national")
+        assert column in RULES
         conn = await asyncpg.connect(self.database_url)
         try:
             await conn.execute(f"UPDATE tenants SET {column} = $1 WHERE id = $2", value, tenant)
             await conn.execute("UPDATE directory_meta SET version = version + 1")
         finally:
             await conn.close()
+
+
+RULES = {
+    "mixed_recipients": "refuse_whole",
+    "max_message_bytes": None,
+    "suspended_reply": "permanent",
+    "strict_national": False,
+    "rate_per_sender": None,
+    "malformed_xdm": "flag",
+}
+"""Each establishment rule and its default (every dialogue starts from the defaults)."""
 
 
 async def arrived(items: list[object], count: int) -> None:
@@ -146,9 +163,10 @@ async def dialogue(
     conn = await asyncpg.connect(database_url)
     try:
         await apply_seed(conn, load_seed(DEMO / "seed.yaml"))
+        assignments = ", ".join(f"{column} = ${n}" for n, column in enumerate(RULES, start=1))
         await conn.execute(
-            "UPDATE tenants SET mixed_recipients = 'refuse_whole', max_message_bytes = NULL,"
-            " suspended_reply = 'permanent', strict_national = false WHERE id IN ('chu-demo', 'ch-exemple')"
+            f"UPDATE tenants SET {assignments} WHERE id IN ('chu-demo', 'ch-exemple')",
+            *RULES.values(),
         )
         await conn.execute("UPDATE directory_meta SET version = version + 1")
     finally:
@@ -158,6 +176,7 @@ async def dialogue(
     sender = pki.issue("dpi", SENDER_DN)
     received: list[MessageReceived] = []
     audit: list[AuditEvent] = []
+    policy_audit: list[AuditEvent] = []
 
     async def on_received(msg: nats.aio.msg.Msg) -> None:
         received.append(decode(MessageReceived, msg.data))
@@ -166,7 +185,12 @@ async def dialogue(
         audit.append(decode(AuditEvent, msg.data))
 
     await bus.subscribe(subjects.MESSAGE_RECEIVED, cb=on_received)
+
+    async def on_policy_audit(msg: nats.aio.msg.Msg) -> None:
+        policy_audit.append(decode(AuditEvent, msg.data))
+
     await bus.subscribe(subjects.audit("ingress"), cb=on_audit)
+    await bus.subscribe(subjects.audit("policy"), cb=on_policy_audit)
     ingress = IngressSettings(
         nats_url=nats_server.url,
         http_port=0,
@@ -192,9 +216,20 @@ async def dialogue(
         directory_cache_ttl=0,  # a rule changed by a test applies to the next command
         **policy_overrides,  # type: ignore[arg-type]
     )
+    storage = StorageSettings(nats_url=nats_server.url, http_port=0, database_url=database_url)
     async with (
         running(build_directory(directory)),
         running(build_policy(policy)),
+        running(build_storage(storage)),
         running(build_ingress(ingress)),
     ):
-        yield Dialogue(ingress.submission_port, ingress.peer_port, pki, sender, received, audit, database_url)
+        yield Dialogue(
+            ingress.submission_port,
+            ingress.peer_port,
+            pki,
+            sender,
+            received,
+            audit,
+            database_url,
+            policy_audit,
+        )

@@ -362,8 +362,12 @@ async def test_an_establishment_chooses_its_mixed_recipients_rule(admin: Admin) 
     assert (status, error["fields"][0]["field"]) == (422, "mixed_recipients")
     command = ["tenant", "set", admin.tenant, "--mixed-recipients", "deliver_valid", "--max-size", "1000000"]
     command += ["--suspended-reply", "temporary", "--strict-national", "true"]
+    command += ["--rate-per-sender", "20", "--malformed-xdm", "refuse"]
     assert (await mss(admin, *command))[0] == 0
     shown = (await admin.call("GET", path))[1]
     assert (shown["mixed_recipients"], shown["max_message_bytes"]) == ("deliver_valid", 1000000)
     assert (shown["suspended_reply"], shown["strict_national"]) == ("temporary", True)
+    assert (shown["rate_per_sender"], shown["malformed_xdm"]) == (20, "refuse")
+    status, error = await admin.call("PATCH", path, {"malformed_xdm": "ignore"})
+    assert (status, error["fields"][0]["field"]) == (422, "malformed_xdm")
     assert (await admin.call("PATCH", "/api/v1/tenants/nowhere", {"name": "x"}))[0] == 404

@@ -61,10 +61,39 @@ async def test_silent_directory_gives_a_temporary_failure_and_is_audited(
         "4.4.3",
     )
     event = decode(AuditEvent, (await audited.next_msg(timeout=5)).data)
-    assert (event.code, event.recipient) == (
+    assert (event.code, event.recipient, event.rule) == (
         AuditCode.AUDIT_CODE_RCPT_TEMPFAIL,
         "jean.martin@chu-demo.mssante.fr",
+        "directory.unavailable",
     )
+
+
+async def test_a_mailbox_with_a_quota_is_refused_for_now_while_storage_does_not_answer(
+    bus: nats.NATS, nats_server: RunningNats, seeded: str
+) -> None:
+    conn = await asyncpg.connect(seeded)
+    try:
+        await conn.execute(
+            "INSERT INTO mailboxes (address, tenant_id, domain, type, quota_bytes)"
+            " VALUES ('quota.nostorage@chu-demo.mssante.fr', 'chu-demo', 'chu-demo.mssante.fr', 'PER', 1000)"
+            " ON CONFLICT DO NOTHING"
+        )
+        await conn.execute("UPDATE directory_meta SET version = version + 1")
+    finally:
+        await conn.close()
+    directory = build_directory(DirectorySettings(nats_url=nats_server.url, http_port=0, database_url=seeded))
+    settings = policy_settings(nats_server.url, storage_timeout=0.3)
+    async with running(directory), running(build_policy(settings)):
+        quota = await check(bus, "quota.nostorage@chu-demo.mssante.fr")
+        plain = await check(bus, "jean.martin@chu-demo.mssante.fr")  # no quota: storage not asked
+    assert (quota.verdict, quota.smtp_code, quota.enhanced_code, quota.rule) == (
+        Verdict.VERDICT_TEMPFAIL,
+        451,
+        "4.3.0",
+        "storage.unavailable",
+    )
+    assert quota.policy_version == settings.version()
+    assert plain.verdict == Verdict.VERDICT_ACCEPT
 
 
 @pytest.mark.parametrize(

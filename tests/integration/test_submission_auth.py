@@ -235,6 +235,10 @@ async def test_a_person_sends_as_their_mailbox_and_delegated_ones_only(submissio
         e.mail_from: e for e in await wait_for(submission.audit, AuditCode.AUDIT_CODE_SENDER_REFUSED, 2)
     }
     assert "Authentication required" in refused[JEAN].reason
+    assert (refused[JEAN].rule, refused[CLAIRE].rule) == (
+        "sender.authentication-required",
+        "sender.not-authorised",
+    )
     assert f"authenticated as {JEAN}" in refused[CLAIRE].reason
     succeeded = await wait_for(submission.audit, AuditCode.AUDIT_CODE_AUTH_SUCCEEDED)
     assert succeeded[0].mail_from == JEAN

@@ -33,3 +33,14 @@ def test_zero_disables_the_limit_and_memory_stays_bounded() -> None:
     for n in range(100):
         limiter.take(f"k{n}")
     assert len(limiter._buckets) == 10
+
+
+def test_an_establishments_rate_replaces_the_operators_for_its_senders() -> None:
+    clock = Clock()
+    limiter = RateLimiter(3, 60.0, clock=clock)
+    assert [limiter.take("strict", 1) for _ in range(2)] == [True, False]
+    assert [limiter.take("generous", 5) for _ in range(6)] == [True] * 5 + [False]
+    assert [limiter.take("default") for _ in range(4)] == [True, True, True, False]
+    clock.now += 60.0  # one per minute at the establishment's rate of 1
+    assert [limiter.take("strict", 1) for _ in range(2)] == [True, False]
+    assert all(limiter.take("unlimited", 0) for _ in range(100))

@@ -31,18 +31,26 @@ def test_listed_certificate_for_its_domain_is_accepted() -> None:
 
 
 @pytest.mark.parametrize(
-    ("mail_from", "certificate", "code", "enhanced"),
+    ("mail_from", "certificate", "code", "enhanced", "rule"),
     [
-        ("dr@other.mssante.fr", cert(), 550, "5.7.1"),  # listed, but for another domain
-        ("dr@gmail.com", cert(), 550, "5.7.1"),  # domain outside the trust space
-        ("dr@autre-operateur.mssante.fr", cert(LISTED.replace("OU=00000000000002", "OU=9")), 550, "5.7.1"),
-        ("dr@autre-operateur.mssante.fr", None, 530, "5.7.0"),
+        ("dr@other.mssante.fr", cert(), 550, "5.7.1", "sender.certificate-not-listed"),  # another domain's
+        ("dr@gmail.com", cert(), 550, "5.7.1", "sender.outside"),
+        (
+            "dr@autre-operateur.mssante.fr",
+            cert(LISTED.replace("OU=00000000000002", "OU=9")),
+            550,
+            "5.7.1",
+            "sender.certificate-not-listed",
+        ),
+        ("dr@autre-operateur.mssante.fr", None, 530, "5.7.0", "sender.certificate-required"),
     ],
     ids=["other-domain", "outside", "dn-differs", "no-certificate"],
 )
-def test_refusals(mail_from: str, certificate: PeerCertificate | None, code: int, enhanced: str) -> None:
+def test_refusals(
+    mail_from: str, certificate: PeerCertificate | None, code: int, enhanced: str, rule: str
+) -> None:
     verdict = decide_peer_sender(mail_from, certificate, TRUST, DnMatch.DN)
-    assert (verdict.smtp_code, verdict.enhanced_code) == (code, enhanced)
+    assert (verdict.smtp_code, verdict.enhanced_code, verdict.rule) == (code, enhanced, rule)
 
 
 def test_null_sender_needs_any_listed_certificate() -> None:

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from mss.core import rules
 from mss.policy.domain.trustlist import TrustList
-from mss.policy.domain.verdicts import OUTSIDE, apply_mixed_rule, decide_recipient, recipient_limit, refuse
+from mss.policy.domain.verdicts import (
+    accept,
+    apply_mixed_rule,
+    decide_quota,
+    decide_recipient,
+    recipient_limit,
+    refuse,
+)
 from mss.v1 import (
     AddressLookupReply,
     DomainMode,
@@ -12,6 +20,7 @@ from mss.v1 import (
     MailboxStatus,
     MailboxType,
     MixedRecipients,
+    Route,
     RouteKind,
     Verdict,
 )
@@ -39,26 +48,34 @@ def suspended_for_a_while() -> AddressLookupReply:
 
 
 @pytest.mark.parametrize(
-    ("address", "found", "code", "enhanced"),
+    ("address", "found", "code", "enhanced", "rule"),
     [
-        ("nobody@chu.mssante.fr", hosted(), 550, "5.1.1"),
-        ("x@gmail.com", AddressLookupReply(), 550, "5.7.1"),
-        ("dpi@chu.mssante.fr", mailbox(MailboxType.MAILBOX_TYPE_APP), 550, "5.7.1"),
-        ("old@chu.mssante.fr", mailbox(status=MailboxStatus.MAILBOX_STATUS_SUSPENDED), 550, "5.2.1"),
-        ("old@chu.mssante.fr", mailbox(status=MailboxStatus.MAILBOX_STATUS_DELETED), 550, "5.1.1"),
+        ("nobody@chu.mssante.fr", hosted(), 550, "5.1.1", "recipient.unknown"),
+        ("x@gmail.com", AddressLookupReply(), 550, "5.7.1", "recipient.outside"),
+        ("dpi@chu.mssante.fr", mailbox(MailboxType.MAILBOX_TYPE_APP), 550, "5.7.1", "recipient.applicative"),
         (
-            "away@chu.mssante.fr",
-            suspended_for_a_while(),
-            450,
-            "4.2.1",
+            "old@chu.mssante.fr",
+            mailbox(status=MailboxStatus.MAILBOX_STATUS_SUSPENDED),
+            550,
+            "5.2.1",
+            "recipient.suspended",
         ),
-        ("no-at-sign", AddressLookupReply(), 553, "5.1.3"),
+        (
+            "old@chu.mssante.fr",
+            mailbox(status=MailboxStatus.MAILBOX_STATUS_DELETED),
+            550,
+            "5.1.1",
+            "recipient.unknown",
+        ),
+        ("away@chu.mssante.fr", suspended_for_a_while(), 450, "4.2.1", "recipient.suspended-temporary"),
+        ("no-at-sign", AddressLookupReply(), 553, "5.1.3", "recipient.malformed"),
     ],
 )
-def test_refusals(address: str, found: AddressLookupReply, code: int, enhanced: str) -> None:
+def test_refusals(address: str, found: AddressLookupReply, code: int, enhanced: str, rule: str) -> None:
     verdict = decide_recipient(address, found, TRUST)
     kind = Verdict.VERDICT_TEMPFAIL if code < 500 else Verdict.VERDICT_REFUSE
     assert (verdict.verdict, verdict.smtp_code, verdict.enhanced_code) == (kind, code, enhanced)
+    assert verdict.rule == rule
 
 
 def test_saas_mailbox_routes_to_storage() -> None:
@@ -104,9 +121,9 @@ def test_peer_operators_reach_our_mailboxes() -> None:
 def test_an_outside_recipient_makes_the_whole_message_refused_unless_the_establishment_says_otherwise(
     rule: int, whole: bool
 ) -> None:
-    outside = apply_mixed_rule(refuse(550, "5.7.1", OUTSIDE), rule)
+    outside = apply_mixed_rule(refuse(rules.RECIPIENT_OUTSIDE), rule)
     assert outside.refuse_whole_message is whole
-    unknown = apply_mixed_rule(refuse(550, "5.1.1", "No such mailbox here"), rule)
+    unknown = apply_mixed_rule(refuse(rules.RECIPIENT_UNKNOWN), rule)
     assert unknown.refuse_whole_message is False  # an unknown mailbox of ours is refused alone
 
 
@@ -125,3 +142,28 @@ def test_a_recipients_limit_is_its_own_and_25_mb_toward_patients(
     address: str, found: AddressLookupReply, limit: int
 ) -> None:
     assert recipient_limit(address, found) == limit
+
+
+@pytest.mark.parametrize(
+    ("used", "verdict", "free"),
+    [
+        (0, Verdict.VERDICT_ACCEPT, 1000),
+        (999, Verdict.VERDICT_ACCEPT, 1),
+        (1000, Verdict.VERDICT_TEMPFAIL, 0),
+        (1500, Verdict.VERDICT_TEMPFAIL, 0),  # over already (deliveries accepted before it filled)
+    ],
+)
+def test_a_full_mailbox_is_refused_for_now_and_a_partly_free_one_carries_its_free_space(
+    used: int, verdict: int, free: int
+) -> None:
+    decided = decide_quota("jean@chu.mssante.fr", 1000, used, accept(Route(kind=RouteKind.ROUTE_KIND_LOCAL)))
+    assert decided.verdict == verdict
+    if verdict == Verdict.VERDICT_ACCEPT:
+        assert (decided.quota_bytes, decided.quota_free_bytes) == (1000, free)
+    else:
+        assert (decided.smtp_code, decided.enhanced_code, decided.rule) == (
+            452,
+            "4.2.2",
+            "recipient.quota-full",
+        )
+        assert "<jean@chu.mssante.fr>" in decided.reason

@@ -4,8 +4,8 @@ from mss.v1.audit_pb2 import AuditCode, AuditEvent, RecipientStatus
 from mss.v1.common_pb2 import BlobRef, Listener, MailboxType, PeerCertificate, Recipient, Route, RouteKind
 from mss.v1.directory_pb2 import AddressLookupReply, AddressLookupRequest, AuthMechanism, AuthOutcome, AuthenticateReply, AuthenticateRequest, DirectoryEntry, DomainMode, MailboxStatus, MixedRecipients, ResolveReply, ResolveRequest, SearchReply, SearchRequest, TrustReason
 from mss.v1.message_pb2 import DeliveryRequested, MessageReceived
-from mss.v1.policy_pb2 import OperatorLookupReply, OperatorLookupRequest, RecipientCheckReply, RecipientCheckRequest, SenderCheckReply, SenderCheckRequest, Verdict
-from mss.v1.storage_pb2 import MailboxEntry, MailboxListReply, MailboxListRequest, MessageFetchReply, MessageFetchRequest
+from mss.v1.policy_pb2 import ContentCheckReply, ContentCheckRequest, OperatorLookupReply, OperatorLookupRequest, RecipientCheckReply, RecipientCheckRequest, SenderCheckReply, SenderCheckRequest, Verdict
+from mss.v1.storage_pb2 import MailboxEntry, MailboxListReply, MailboxListRequest, MailboxUsageReply, MailboxUsageRequest, MessageFetchReply, MessageFetchRequest
 
 __all__ = [
     "AddressLookupReply",
@@ -17,6 +17,8 @@ __all__ = [
     "AuthenticateReply",
     "AuthenticateRequest",
     "BlobRef",
+    "ContentCheckReply",
+    "ContentCheckRequest",
     "DeliveryRequested",
     "DirectoryEntry",
     "DomainMode",
@@ -26,6 +28,8 @@ __all__ = [
     "MailboxListRequest",
     "MailboxStatus",
     "MailboxType",
+    "MailboxUsageReply",
+    "MailboxUsageRequest",
     "MessageFetchReply",
     "MessageFetchRequest",
     "MessageReceived",

@@ -163,6 +163,8 @@ class AuditEvent(_message.Message):
     NEXT_HOP_FIELD_NUMBER: _builtins.int
     TLS_FIELD_NUMBER: _builtins.int
     PATIENT_HASH_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id of this event (idempotency key for the timeline store)."""
     code: Global___AuditCode.ValueType
@@ -197,6 +199,10 @@ class AuditEvent(_message.Message):
     """Keyed hash (HMAC-SHA256, hex) of the patient's identifier (INS) the message is about; never
     the identifier itself.
     """
+    rule: _builtins.str
+    """The policy rule behind a verdict (see docs/policy.md), e.g. "recipient.unknown"."""
+    policy_version: _builtins.str
+    """Version of the policy rules and settings behind a verdict."""
     @_builtins.property
     def at(self) -> _timestamp_pb2.Timestamp:
         """When it happened."""
@@ -226,10 +232,12 @@ class AuditEvent(_message.Message):
         next_hop: _builtins.str = ...,
         tls: _common_pb2.PeerCertificate | None = ...,
         patient_hash: _builtins.str = ...,
+        rule: _builtins.str = ...,
+        policy_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "tls", b"tls"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "attempt", b"attempt", "code", b"code", "directory_version", b"directory_version", "event_id", b"event_id", "mail_from", b"mail_from", "message_id", b"message_id", "next_hop", b"next_hop", "patient_hash", b"patient_hash", "reason", b"reason", "recipient", b"recipient", "reply", b"reply", "service", b"service", "status", b"status", "tenant_id", b"tenant_id", "tls", b"tls", "trace_id", b"trace_id", "trust_list_version", b"trust_list_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "attempt", b"attempt", "code", b"code", "directory_version", b"directory_version", "event_id", b"event_id", "mail_from", b"mail_from", "message_id", b"message_id", "next_hop", b"next_hop", "patient_hash", b"patient_hash", "policy_version", b"policy_version", "reason", b"reason", "recipient", b"recipient", "reply", b"reply", "rule", b"rule", "service", b"service", "status", b"status", "tenant_id", b"tenant_id", "tls", b"tls", "trace_id", b"trace_id", "trust_list_version", b"trust_list_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

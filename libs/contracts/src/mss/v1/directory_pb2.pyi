@@ -233,6 +233,9 @@ class AddressLookupReply(_message.Message):
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _builtins.int
     SUSPENDED_TEMPORARY_FIELD_NUMBER: _builtins.int
     STRICT_NATIONAL_FIELD_NUMBER: _builtins.int
+    QUOTA_BYTES_FIELD_NUMBER: _builtins.int
+    RATE_PER_SENDER_FIELD_NUMBER: _builtins.int
+    REFUSE_MALFORMED_XDM_FIELD_NUMBER: _builtins.int
     domain_hosted: _builtins.bool
     """True when the address's domain is one of ours."""
     mailbox_found: _builtins.bool
@@ -259,6 +262,14 @@ class AddressLookupReply(_message.Message):
     """The establishment refuses mail for its suspended mailboxes temporarily (4xx), not permanently."""
     strict_national: _builtins.bool
     """The establishment's people may only write to other operators' addresses listed nationally."""
+    quota_bytes: _builtins.int
+    """SaaS mailbox: its quota, bytes; 0: none."""
+    rate_per_sender: _builtins.int
+    """Messages per rate period the establishment lets one of its senders send; 0: the operator's default."""
+    refuse_malformed_xdm: _builtins.bool
+    """The establishment refuses messages whose IHE XDM archive is malformed (sent or received by it),
+    instead of only flagging them in the audit trail.
+    """
     def __init__(
         self,
         *,
@@ -275,10 +286,13 @@ class AddressLookupReply(_message.Message):
         max_message_bytes: _builtins.int = ...,
         suspended_temporary: _builtins.bool = ...,
         strict_national: _builtins.bool = ...,
+        quota_bytes: _builtins.int = ...,
+        rate_per_sender: _builtins.int = ...,
+        refuse_malformed_xdm: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_dn", b"certificate_dn", "directory_version", b"directory_version", "domain_hosted", b"domain_hosted", "domain_mode", b"domain_mode", "mailbox_found", b"mailbox_found", "mailbox_status", b"mailbox_status", "mailbox_type", b"mailbox_type", "max_message_bytes", b"max_message_bytes", "mixed_recipients", b"mixed_recipients", "smarthost", b"smarthost", "strict_national", b"strict_national", "suspended_temporary", b"suspended_temporary", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_dn", b"certificate_dn", "directory_version", b"directory_version", "domain_hosted", b"domain_hosted", "domain_mode", b"domain_mode", "mailbox_found", b"mailbox_found", "mailbox_status", b"mailbox_status", "mailbox_type", b"mailbox_type", "max_message_bytes", b"max_message_bytes", "mixed_recipients", b"mixed_recipients", "quota_bytes", b"quota_bytes", "rate_per_sender", b"rate_per_sender", "refuse_malformed_xdm", b"refuse_malformed_xdm", "smarthost", b"smarthost", "strict_national", b"strict_national", "suspended_temporary", b"suspended_temporary", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,25 +25,29 @@ _sym_db = _symbol_database.Default()
 from mss.v1 import common_pb2 as mss_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13mss/v1/policy.proto\x12\x06mss.v1\x1a\x13mss/v1/common.proto\"\x8d\x01\n\x15RecipientCheckRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tmail_from\x18\x02 \x01(\t\x12\x11\n\trecipient\x18\x03 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\t\x12\"\n\x08listener\x18\x05 \x01(\x0e\x32\x10.mss.v1.Listener\"\xd7\x01\n\x12SenderCheckRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tmail_from\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x03 \x01(\t\x12\"\n\x08listener\x18\x04 \x01(\x0e\x32\x10.mss.v1.Listener\x12\x31\n\x10peer_certificate\x18\x05 \x01(\x0b\x32\x17.mss.v1.PeerCertificate\x12\x15\n\rauth_identity\x18\x06 \x01(\t\x12\x14\n\x0c\x61uth_senders\x18\x07 \x03(\t\"\xa5\x01\n\x10SenderCheckReply\x12 \n\x07verdict\x18\x01 \x01(\x0e\x32\x0f.mss.v1.Verdict\x12\x11\n\tsmtp_code\x18\x02 \x01(\x05\x12\x15\n\renhanced_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x1a\n\x12trust_list_version\x18\x05 \x01(\t\x12\x19\n\x11max_message_bytes\x18\x06 \x01(\x03\"\xff\x01\n\x13RecipientCheckReply\x12 \n\x07verdict\x18\x01 \x01(\x0e\x32\x0f.mss.v1.Verdict\x12\x11\n\tsmtp_code\x18\x02 \x01(\x05\x12\x15\n\renhanced_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x1c\n\x05route\x18\x05 \x01(\x0b\x32\r.mss.v1.Route\x12\x1a\n\x12trust_list_version\x18\x06 \x01(\t\x12\x19\n\x11\x64irectory_version\x18\x07 \x01(\t\x12\x1c\n\x14refuse_whole_message\x18\x08 \x01(\x08\x12\x19\n\x11max_message_bytes\x18\t \x01(\x03\"\'\n\x15OperatorLookupRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\"Z\n\x13OperatorLookupReply\x12\x0e\n\x06listed\x18\x01 \x01(\x08\x12\x17\n\x0f\x63\x65rtificate_dns\x18\x02 \x03(\t\x12\x1a\n\x12trust_list_version\x18\x03 \x01(\t*`\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x12\n\x0eVERDICT_ACCEPT\x10\x01\x12\x12\n\x0eVERDICT_REFUSE\x10\x02\x12\x14\n\x10VERDICT_TEMPFAIL\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13mss/v1/policy.proto\x12\x06mss.v1\x1a\x13mss/v1/common.proto\"\x8d\x01\n\x15RecipientCheckRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tmail_from\x18\x02 \x01(\t\x12\x11\n\trecipient\x18\x03 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\t\x12\"\n\x08listener\x18\x05 \x01(\x0e\x32\x10.mss.v1.Listener\"\xd7\x01\n\x12SenderCheckRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tmail_from\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x03 \x01(\t\x12\"\n\x08listener\x18\x04 \x01(\x0e\x32\x10.mss.v1.Listener\x12\x31\n\x10peer_certificate\x18\x05 \x01(\x0b\x32\x17.mss.v1.PeerCertificate\x12\x15\n\rauth_identity\x18\x06 \x01(\t\x12\x14\n\x0c\x61uth_senders\x18\x07 \x03(\t\"\xe2\x01\n\x10SenderCheckReply\x12 \n\x07verdict\x18\x01 \x01(\x0e\x32\x0f.mss.v1.Verdict\x12\x11\n\tsmtp_code\x18\x02 \x01(\x05\x12\x15\n\renhanced_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x1a\n\x12trust_list_version\x18\x05 \x01(\t\x12\x19\n\x11max_message_bytes\x18\x06 \x01(\x03\x12\x0c\n\x04rule\x18\x07 \x01(\t\x12\x16\n\x0epolicy_version\x18\x08 \x01(\t\x12\x15\n\rcheck_content\x18\t \x01(\x08\"\xeb\x02\n\x13RecipientCheckReply\x12 \n\x07verdict\x18\x01 \x01(\x0e\x32\x0f.mss.v1.Verdict\x12\x11\n\tsmtp_code\x18\x02 \x01(\x05\x12\x15\n\renhanced_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x1c\n\x05route\x18\x05 \x01(\x0b\x32\r.mss.v1.Route\x12\x1a\n\x12trust_list_version\x18\x06 \x01(\t\x12\x19\n\x11\x64irectory_version\x18\x07 \x01(\t\x12\x1c\n\x14refuse_whole_message\x18\x08 \x01(\x08\x12\x19\n\x11max_message_bytes\x18\t \x01(\x03\x12\x0c\n\x04rule\x18\n \x01(\t\x12\x16\n\x0epolicy_version\x18\x0b \x01(\t\x12\x13\n\x0bquota_bytes\x18\x0c \x01(\x03\x12\x18\n\x10quota_free_bytes\x18\r \x01(\x03\x12\x15\n\rcheck_content\x18\x0e \x01(\x08\"[\n\x13\x43ontentCheckRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tmail_from\x18\x02 \x01(\t\x12\x1d\n\x04\x62ody\x18\x03 \x01(\x0b\x32\x0f.mss.v1.BlobRef\"\x95\x01\n\x11\x43ontentCheckReply\x12 \n\x07verdict\x18\x01 \x01(\x0e\x32\x0f.mss.v1.Verdict\x12\x11\n\tsmtp_code\x18\x02 \x01(\x05\x12\x15\n\renhanced_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0c\n\x04rule\x18\x05 \x01(\t\x12\x16\n\x0epolicy_version\x18\x06 \x01(\t\"\'\n\x15OperatorLookupRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\"Z\n\x13OperatorLookupReply\x12\x0e\n\x06listed\x18\x01 \x01(\x08\x12\x17\n\x0f\x63\x65rtificate_dns\x18\x02 \x03(\t\x12\x1a\n\x12trust_list_version\x18\x03 \x01(\t*`\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x12\n\x0eVERDICT_ACCEPT\x10\x01\x12\x12\n\x0eVERDICT_REFUSE\x10\x02\x12\x14\n\x10VERDICT_TEMPFAIL\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mss.v1.policy_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VERDICT']._serialized_start=973
-  _globals['_VERDICT']._serialized_end=1069
+  _globals['_VERDICT']._serialized_start=1387
+  _globals['_VERDICT']._serialized_end=1483
   _globals['_RECIPIENTCHECKREQUEST']._serialized_start=53
   _globals['_RECIPIENTCHECKREQUEST']._serialized_end=194
   _globals['_SENDERCHECKREQUEST']._serialized_start=197
   _globals['_SENDERCHECKREQUEST']._serialized_end=412
   _globals['_SENDERCHECKREPLY']._serialized_start=415
-  _globals['_SENDERCHECKREPLY']._serialized_end=580
-  _globals['_RECIPIENTCHECKREPLY']._serialized_start=583
-  _globals['_RECIPIENTCHECKREPLY']._serialized_end=838
-  _globals['_OPERATORLOOKUPREQUEST']._serialized_start=840
-  _globals['_OPERATORLOOKUPREQUEST']._serialized_end=879
-  _globals['_OPERATORLOOKUPREPLY']._serialized_start=881
-  _globals['_OPERATORLOOKUPREPLY']._serialized_end=971
+  _globals['_SENDERCHECKREPLY']._serialized_end=641
+  _globals['_RECIPIENTCHECKREPLY']._serialized_start=644
+  _globals['_RECIPIENTCHECKREPLY']._serialized_end=1007
+  _globals['_CONTENTCHECKREQUEST']._serialized_start=1009
+  _globals['_CONTENTCHECKREQUEST']._serialized_end=1100
+  _globals['_CONTENTCHECKREPLY']._serialized_start=1103
+  _globals['_CONTENTCHECKREPLY']._serialized_end=1252
+  _globals['_OPERATORLOOKUPREQUEST']._serialized_start=1254
+  _globals['_OPERATORLOOKUPREQUEST']._serialized_end=1293
+  _globals['_OPERATORLOOKUPREPLY']._serialized_start=1295
+  _globals['_OPERATORLOOKUPREPLY']._serialized_end=1385
 # @@protoc_insertion_point(module_scope)

@@ -148,6 +148,9 @@ class SenderCheckReply(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     TRUST_LIST_VERSION_FIELD_NUMBER: _builtins.int
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    CHECK_CONTENT_FIELD_NUMBER: _builtins.int
     verdict: Global___Verdict.ValueType
     """The decision."""
     smtp_code: _builtins.int
@@ -160,6 +163,12 @@ class SenderCheckReply(_message.Message):
     """Version of the allowed-domain list used for the decision."""
     max_message_bytes: _builtins.int
     """Largest message the sender's establishment lets it send, bytes; 0: no limit of its own."""
+    rule: _builtins.str
+    """The rule that decided (see docs/policy.md), e.g. "sender.rate"."""
+    policy_version: _builtins.str
+    """Version of the policy rules and settings that decided."""
+    check_content: _builtins.bool
+    """The sender's establishment refuses malformed IHE XDM archives: check the content at end of DATA."""
     def __init__(
         self,
         *,
@@ -169,10 +178,13 @@ class SenderCheckReply(_message.Message):
         reason: _builtins.str = ...,
         trust_list_version: _builtins.str = ...,
         max_message_bytes: _builtins.int = ...,
+        rule: _builtins.str = ...,
+        policy_version: _builtins.str = ...,
+        check_content: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["enhanced_code", b"enhanced_code", "max_message_bytes", b"max_message_bytes", "reason", b"reason", "smtp_code", b"smtp_code", "trust_list_version", b"trust_list_version", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["check_content", b"check_content", "enhanced_code", b"enhanced_code", "max_message_bytes", b"max_message_bytes", "policy_version", b"policy_version", "reason", b"reason", "rule", b"rule", "smtp_code", b"smtp_code", "trust_list_version", b"trust_list_version", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -193,6 +205,11 @@ class RecipientCheckReply(_message.Message):
     DIRECTORY_VERSION_FIELD_NUMBER: _builtins.int
     REFUSE_WHOLE_MESSAGE_FIELD_NUMBER: _builtins.int
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    QUOTA_BYTES_FIELD_NUMBER: _builtins.int
+    QUOTA_FREE_BYTES_FIELD_NUMBER: _builtins.int
+    CHECK_CONTENT_FIELD_NUMBER: _builtins.int
     verdict: Global___Verdict.ValueType
     """The decision."""
     smtp_code: _builtins.int
@@ -213,6 +230,16 @@ class RecipientCheckReply(_message.Message):
     """Largest message this recipient takes, bytes (its mailbox, its establishment, 25 MB toward
     patient.mssante.fr); 0: no limit of its own.
     """
+    rule: _builtins.str
+    """The rule that decided (see docs/policy.md), e.g. "recipient.unknown"."""
+    policy_version: _builtins.str
+    """Version of the policy rules and settings that decided."""
+    quota_bytes: _builtins.int
+    """SaaS mailbox with a quota: the quota, bytes (0: none)."""
+    quota_free_bytes: _builtins.int
+    """SaaS mailbox with a quota: what is left of it now, bytes."""
+    check_content: _builtins.bool
+    """The recipient's establishment refuses malformed IHE XDM archives: check the content at end of DATA."""
     @_builtins.property
     def route(self) -> _common_pb2.Route:
         """Route of the recipient when accepted."""
@@ -229,14 +256,93 @@ class RecipientCheckReply(_message.Message):
         directory_version: _builtins.str = ...,
         refuse_whole_message: _builtins.bool = ...,
         max_message_bytes: _builtins.int = ...,
+        rule: _builtins.str = ...,
+        policy_version: _builtins.str = ...,
+        quota_bytes: _builtins.int = ...,
+        quota_free_bytes: _builtins.int = ...,
+        check_content: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["route", b"route"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["directory_version", b"directory_version", "enhanced_code", b"enhanced_code", "max_message_bytes", b"max_message_bytes", "reason", b"reason", "refuse_whole_message", b"refuse_whole_message", "route", b"route", "smtp_code", b"smtp_code", "trust_list_version", b"trust_list_version", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["check_content", b"check_content", "directory_version", b"directory_version", "enhanced_code", b"enhanced_code", "max_message_bytes", b"max_message_bytes", "policy_version", b"policy_version", "quota_bytes", b"quota_bytes", "quota_free_bytes", b"quota_free_bytes", "reason", b"reason", "refuse_whole_message", b"refuse_whole_message", "route", b"route", "rule", b"rule", "smtp_code", b"smtp_code", "trust_list_version", b"trust_list_version", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecipientCheckReply: _TypeAlias = RecipientCheckReply  # noqa: Y015
+
+@_typing.final
+class ContentCheckRequest(_message.Message):
+    """Asked by ingress at end of DATA when an establishment concerned refuses malformed IHE XDM archives."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    MAIL_FROM_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    """Queue id of the transaction."""
+    mail_from: _builtins.str
+    """Envelope sender."""
+    @_builtins.property
+    def body(self) -> _common_pb2.BlobRef:
+        """The body, stored but not yet accepted."""
+
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        mail_from: _builtins.str = ...,
+        body: _common_pb2.BlobRef | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "mail_from", b"mail_from", "message_id", b"message_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContentCheckRequest: _TypeAlias = ContentCheckRequest  # noqa: Y015
+
+@_typing.final
+class ContentCheckReply(_message.Message):
+    """Policy's answer to a ContentCheckRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERDICT_FIELD_NUMBER: _builtins.int
+    SMTP_CODE_FIELD_NUMBER: _builtins.int
+    ENHANCED_CODE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    verdict: Global___Verdict.ValueType
+    """The decision."""
+    smtp_code: _builtins.int
+    """SMTP reply code to give (e.g. 554)."""
+    enhanced_code: _builtins.str
+    """Enhanced status code (e.g. "5.6.0")."""
+    reason: _builtins.str
+    """Human-readable reason, safe to show to the client (never the patient's identifier)."""
+    rule: _builtins.str
+    """The rule that decided."""
+    policy_version: _builtins.str
+    """Version of the policy rules and settings that decided."""
+    def __init__(
+        self,
+        *,
+        verdict: Global___Verdict.ValueType = ...,
+        smtp_code: _builtins.int = ...,
+        enhanced_code: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        rule: _builtins.str = ...,
+        policy_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enhanced_code", b"enhanced_code", "policy_version", b"policy_version", "reason", b"reason", "rule", b"rule", "smtp_code", b"smtp_code", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContentCheckReply: _TypeAlias = ContentCheckReply  # noqa: Y015
 
 @_typing.final
 class OperatorLookupRequest(_message.Message):

@@ -172,3 +172,51 @@ class MessageFetchReply(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MessageFetchReply: _TypeAlias = MessageFetchReply  # noqa: Y015
+
+@_typing.final
+class MailboxUsageRequest(_message.Message):
+    """How much of its quota a hosted mailbox uses."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAILBOX_FIELD_NUMBER: _builtins.int
+    mailbox: _builtins.str
+    """Mailbox address."""
+    def __init__(
+        self,
+        *,
+        mailbox: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mailbox", b"mailbox"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MailboxUsageRequest: _TypeAlias = MailboxUsageRequest  # noqa: Y015
+
+@_typing.final
+class MailboxUsageReply(_message.Message):
+    """A hosted mailbox's usage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USED_BYTES_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    used_bytes: _builtins.int
+    """Bytes stored."""
+    messages: _builtins.int
+    """Messages stored."""
+    def __init__(
+        self,
+        *,
+        used_bytes: _builtins.int = ...,
+        messages: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["messages", b"messages", "used_bytes", b"used_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MailboxUsageReply: _TypeAlias = MailboxUsageReply  # noqa: Y015

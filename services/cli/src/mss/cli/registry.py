@@ -62,6 +62,12 @@ def add_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rules.add_argument(
         "--strict-national", choices=["true", "false"], help="other operators: nationally listed only"
     )
+    rules.add_argument(
+        "--rate-per-sender", type=int, help="messages per rate period for one sender (0: operator default)"
+    )
+    rules.add_argument(
+        "--malformed-xdm", choices=["flag", "refuse"], help="a malformed IHE XDM archive: flagged or refused"
+    )
     domain = tenant.add_parser("add-domain", help="a domain of an establishment")
     domain.add_argument("tenant")
     domain.add_argument("domain")
@@ -115,6 +121,8 @@ def request_for(args: argparse.Namespace) -> tuple[str, str, Any]:
                 "max_message_bytes": args.max_size,
                 "suspended_reply": args.suspended_reply,
                 "strict_national": None if args.strict_national is None else args.strict_national == "true",
+                "rate_per_sender": args.rate_per_sender,
+                "malformed_xdm": args.malformed_xdm,
             }
             return "PATCH", f"/api/v1/tenants/{args.tenant}", {k: v for k, v in body.items() if v is not None}
         case "tenant", "add-domain":

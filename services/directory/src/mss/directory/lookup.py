@@ -51,6 +51,8 @@ def reply_for(
     reply.max_message_bytes = domain.get("max_message_bytes") or 0
     reply.suspended_temporary = domain.get("suspended_reply") == "temporary"
     reply.strict_national = bool(domain.get("strict_national"))
+    reply.rate_per_sender = domain.get("rate_per_sender") or 0
+    reply.refuse_malformed_xdm = domain.get("malformed_xdm") == "refuse"
     if mailbox is not None and mailbox["domain"] == domain["name"]:
         own = mailbox.get("max_message_bytes") or 0
         if own and (not reply.max_message_bytes or own < reply.max_message_bytes):
@@ -59,4 +61,6 @@ def reply_for(
         reply.mailbox_type = _TYPES[mailbox["type"]]
         reply.mailbox_status = _STATUSES[mailbox["status"]]
         reply.certificate_dn = mailbox["certificate_dn"] or ""
+        if domain["mode"] == "saas":
+            reply.quota_bytes = mailbox.get("quota_bytes") or 0
     return reply

@@ -50,12 +50,13 @@ class Registry:
                 version = await conn.fetchval("SELECT version FROM directory_meta")
                 domains = await conn.fetch(
                     "SELECT d.name, d.tenant_id, d.mode, d.smarthost,"
-                    " t.mixed_recipients, t.max_message_bytes, t.suspended_reply, t.strict_national"
+                    " t.mixed_recipients, t.max_message_bytes, t.suspended_reply, t.strict_national,"
+                    " t.rate_per_sender, t.malformed_xdm"
                     " FROM domains d JOIN tenants t ON t.id = d.tenant_id"
                 )
                 mailboxes = await conn.fetch(
                     "SELECT address, domain, type, status, certificate_dn, display_name, owner_rpps,"
-                    " max_message_bytes"
+                    " max_message_bytes, quota_bytes"
                     " FROM mailboxes"
                 )
             self.snapshot = Snapshot(

@@ -20,8 +20,10 @@ from mss.bus import subjects
 from mss.bus.blobs import delete_blob, put_blob
 from mss.bus.codec import encode, now_timestamp
 from mss.bus.service import BusService
+from mss.core import rules
 from mss.core.errors import UnavailableError
 from mss.core.ids import new_queue_id, new_trace_id, traceparent
+from mss.core.rules import Rule
 from mss.core.tls import peer_certificate
 from mss.ingress import replies
 from mss.ingress.auth import Authenticated
@@ -30,6 +32,9 @@ from mss.ingress.scan import ClamdScanner
 from mss.ingress.settings import IngressSettings
 from mss.v1 import (
     AuditCode,
+    BlobRef,
+    ContentCheckReply,
+    ContentCheckRequest,
     Listener,
     MessageReceived,
     PeerCertificate,
@@ -74,6 +79,11 @@ class Transaction:
     """Largest message the sender and every accepted recipient take, bytes (0: only the listener's)."""
     limited_by: str = ""
     """Whose limit ``limit`` is, for the refusal text."""
+    quotas: list[tuple[str, int, int]] = field(default_factory=list)
+    """Accepted recipients with a quota: (address, quota, free bytes at RCPT time)."""
+    check_content: bool = False
+    """An establishment concerned refuses malformed IHE XDM archives: policy checks them at end of DATA."""
+    policy_version: str = ""
 
     def narrow(self, limit: int, whose: str) -> None:
         """Take a sender's or a recipient's limit into account."""
@@ -170,6 +180,8 @@ class IngressHandler:
             return replies.verdict(verdict.smtp_code, verdict.enhanced_code, verdict.reason)
         tx.declared_size = _declared_size(options)
         tx.narrow(verdict.max_message_bytes, "the sender's establishment")
+        tx.check_content = verdict.check_content
+        tx.policy_version = verdict.policy_version
         if tx.limit and tx.declared_size > tx.limit:
             return replies.too_big(tx.declared_size, tx.limit, tx.limited_by)
         envelope.mail_from = address
@@ -202,14 +214,21 @@ class IngressHandler:
             return replies.S250_RECIPIENT_NOTED
         if verdict.verdict != Verdict.VERDICT_ACCEPT:
             return replies.verdict(verdict.smtp_code, verdict.enhanced_code, verdict.reason)
-        if verdict.max_message_bytes and tx.declared_size > verdict.max_message_bytes:
-            return replies.too_big(tx.declared_size, verdict.max_message_bytes, f"<{address}>")
+        tx.trust_list_version = verdict.trust_list_version
+        tx.directory_version = verdict.directory_version
+        tx.policy_version = verdict.policy_version
+        refused = declared_too_big(tx.declared_size, address, verdict)
+        if refused is not None:
+            rule, reply = refused
+            await self._audit_refused_recipient(envelope, tx, address, rule, reply)
+            return reply
         tx.narrow(verdict.max_message_bytes, f"<{address}>")
+        if verdict.quota_bytes:
+            tx.quotas.append((address, verdict.quota_bytes, verdict.quota_free_bytes))
+        tx.check_content = tx.check_content or verdict.check_content
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         tx.recipients.append(Recipient(address=address, route=verdict.route))
-        tx.trust_list_version = verdict.trust_list_version
-        tx.directory_version = verdict.directory_version
         return replies.S250_RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -219,14 +238,21 @@ class IngressHandler:
         assert isinstance(content, bytes)
         if tx.refused_whole:
             reason = f"outside the trust space: {', '.join(tx.refused_whole)}; {len(tx.recipients)} inside"
-            return await self._refuse(envelope, tx, replies.refused_whole(tx.refused_whole), reason)
+            return await self._refuse(
+                envelope, tx, rules.MESSAGE_MIXED, replies.refused_whole(tx.refused_whole), reason
+            )
         if not tx.recipients:
             return replies.S554_NO_VALID_RECIPIENTS
         if tx.limit and len(content) > tx.limit:
             reason = f"{len(content)} bytes, over the limit of {tx.limited_by}"
-            return await self._refuse(
-                envelope, tx, replies.too_big(len(content), tx.limit, tx.limited_by), reason
-            )
+            reply = replies.too_big(len(content), tx.limit, tx.limited_by)
+            return await self._refuse(envelope, tx, rules.MESSAGE_TOO_BIG, reply, reason)
+        for address, quota, free in tx.quotas:
+            over = over_quota(len(content), address, quota, free)
+            if over is not None:
+                rule, reply = over
+                reason = f"{len(content)} bytes for <{address}>, {free} of its quota of {quota} bytes free"
+                return await self._refuse(envelope, tx, rule, reply, reason)
         unscanned = ""
         if self.scanner is not None:
             try:
@@ -244,6 +270,12 @@ class IngressHandler:
             body = await put_blob(js, tx.message_id, content, timeout)
         except Exception as exc:  # bus down or slow: nothing was stored
             return self._not_queued(tx, exc)
+        xdm = names_xdm(content)
+        if xdm and tx.check_content:
+            refused = await self._check_content(envelope, tx, body)
+            if refused is not None:
+                await self._forget(body)
+                return refused
         header_id, mss_headers = summarise(content)
         event = MessageReceived(
             message_id=tx.message_id,
@@ -254,7 +286,7 @@ class IngressHandler:
             helo=session.host_name or "",
             header_message_id=header_id,
             mss_headers=mss_headers,
-            xdm_attachment=names_xdm(content),
+            xdm_attachment=xdm,
         )
         event.received_at.CopyFrom(now_timestamp())
         headers = {hdr.TRACEPARENT: traceparent(tx.trace_id), hdr.MSG_ID: tx.message_id}
@@ -270,6 +302,7 @@ class IngressHandler:
             + unscanned,
             trust_list_version=tx.trust_list_version,
             directory_version=tx.directory_version,
+            policy_version=tx.policy_version,
             trace_id=tx.trace_id,
         )
         published, audited = await asyncio.gather(
@@ -300,9 +333,49 @@ class IngressHandler:
         except Exception as exc:  # no evidence kept: let the client come back later
             return self._not_queued(tx, exc)
         where = f"quarantined in {ack.stream} #{ack.seq}"
-        return await self._refuse(envelope, tx, replies.infected(signature), f"malware {signature}; {where}")
+        reply = replies.infected(signature)
+        return await self._refuse(envelope, tx, rules.CONTENT_MALWARE, reply, f"malware {signature}; {where}")
 
-    async def _refuse(self, envelope: Envelope, tx: Transaction, reply: str, reason: str) -> str:
+    async def _check_content(self, envelope: Envelope, tx: Transaction, body: BlobRef) -> str | None:
+        """Policy's verdict on the stored body's IHE XDM archives: None when accepted, else the reply."""
+        request = ContentCheckRequest(message_id=tx.message_id, mail_from=envelope.mail_from or "", body=body)
+        verdict = await self.ask(
+            subjects.CONTENT_CHECK, request, ContentCheckReply, tx.trace_id, self.settings.content_timeout
+        )
+        if verdict is None:
+            log.error("content not checked", extra={"message_id": tx.message_id})
+            return rules.CONTENT_UNCHECKED.reply()
+        if verdict.verdict == Verdict.VERDICT_ACCEPT:
+            return None
+        reply = replies.verdict(verdict.smtp_code, verdict.enhanced_code, verdict.reason)
+        if verdict.verdict == Verdict.VERDICT_TEMPFAIL:
+            return reply
+        tx.policy_version = verdict.policy_version
+        rule = rules.RULES.get(verdict.rule, rules.CONTENT_XDM_MALFORMED)
+        return await self._refuse(envelope, tx, rule, reply, verdict.reason)
+
+    async def _audit_refused_recipient(
+        self, envelope: Envelope, tx: Transaction, address: str, rule: Rule, reply: str
+    ) -> None:
+        """Audit a recipient refused here (its SIZE= is over a limit policy gave with its verdict)."""
+        auditor = self.service.auditor
+        event = auditor.event(
+            code=AuditCode.AUDIT_CODE_RCPT_REFUSED,
+            message_id=tx.message_id,
+            recipient=address,
+            mail_from=envelope.mail_from or "",
+            status=RecipientStatus.RECIPIENT_STATUS_REFUSED,
+            reply=reply,
+            reason=f"declared size {tx.declared_size} bytes",
+            trust_list_version=tx.trust_list_version,
+            directory_version=tx.directory_version,
+            rule=rule.id,
+            policy_version=tx.policy_version,
+            trace_id=tx.trace_id,
+        )
+        await self._emit(event, tx)
+
+    async def _refuse(self, envelope: Envelope, tx: Transaction, rule: Rule, reply: str, reason: str) -> str:
         """Refuse the whole message at the end of DATA (nothing is stored) and audit why."""
         auditor = self.service.auditor
         event = auditor.event(
@@ -313,13 +386,20 @@ class IngressHandler:
             reply=reply,
             reason=reason + (f"; authenticated as {tx.identity}" if tx.identity else ""),
             trust_list_version=tx.trust_list_version,
+            directory_version=tx.directory_version,
+            rule=rule.id,
+            policy_version=tx.policy_version,
             trace_id=tx.trace_id,
         )
-        try:
-            await auditor.emit(event)
-        except Exception:  # refused all the same: nothing was accepted
-            log.error("refusal not audited", extra={"message_id": tx.message_id})
+        await self._emit(event, tx)
         return reply
+
+    async def _emit(self, event: Any, tx: Transaction) -> None:
+        """Audit a refusal (refused all the same when the audit stream does not answer)."""
+        try:
+            await self.service.auditor.emit(event)
+        except Exception:
+            log.error("refusal not audited", extra={"message_id": tx.message_id})
 
     def _not_queued(self, tx: Transaction, exc: BaseException) -> str:
         log.error("message not queued", extra={"message_id": tx.message_id, "error": type(exc).__name__})
@@ -339,6 +419,27 @@ def names_xdm(content: bytes) -> bool:
     if b"XDM" not in content and b"xdm" not in content and b"Xdm" not in content:
         return False
     return _XDM_NAME.search(content) is not None
+
+
+def declared_too_big(size: int, address: str, verdict: RecipientCheckReply) -> tuple[Rule, str] | None:
+    """The rule and reply refusing a recipient whose limit or quota the declared SIZE= exceeds."""
+    if verdict.max_message_bytes and size > verdict.max_message_bytes:
+        return rules.MESSAGE_TOO_BIG, replies.too_big(size, verdict.max_message_bytes, f"<{address}>")
+    if verdict.quota_bytes:
+        return over_quota(size, address, verdict.quota_bytes, verdict.quota_free_bytes)
+    return None
+
+
+def over_quota(size: int, address: str, quota: int, free: int) -> tuple[Rule, str] | None:
+    """A message of ``size`` bytes for a mailbox with ``free`` of its ``quota`` bytes left: larger
+    than the quota itself → 552 5.2.2 (it will never fit); larger than what is free → 452 4.2.2."""
+    if size > quota:
+        return rules.RECIPIENT_QUOTA_EXCEEDED, rules.RECIPIENT_QUOTA_EXCEEDED.reply(
+            size=size, address=address, quota=quota
+        )
+    if size > free:
+        return rules.RECIPIENT_QUOTA_FULL, rules.RECIPIENT_QUOTA_FULL.reply(address=address)
+    return None
 
 
 def _declared_size(options: list[str]) -> int:

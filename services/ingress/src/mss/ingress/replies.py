@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mss.core import rules
+
 S235_AUTHENTICATED = "235 2.7.0 Authentication successful"
 S250_SENDER_OK = "250 2.1.0 Sender OK"
 S250_RECIPIENT_OK = "250 2.1.5 Recipient OK"
@@ -47,15 +49,15 @@ def refused_whole(recipients: list[str], room: int = 400) -> str:
         named.append(recipient)
     more = f" and {len(recipients) - len(named)} more" if len(recipients) > len(named) else ""
     listed = ", ".join(f"<{r}>" for r in named)
-    return f"550 5.7.1 Message refused: recipients outside the MSSante trust space: {listed}{more}"
+    return rules.MESSAGE_MIXED.reply(recipients=listed + more)
 
 
 def too_big(size: int, limit: int, whose: str) -> str:
     """RFC 1870 / RFC 3463: the message exceeds a limit that is not the listener's own."""
-    return f"552 5.3.4 Message too big: {size} bytes, the limit of {whose} is {limit} bytes"
+    return rules.MESSAGE_TOO_BIG.reply(size=size, limit=limit, whose=whose)
 
 
 def infected(signature: str) -> str:
     """The refusal of a message in which the scanner found malware."""
     safe = "".join(c for c in signature if c.isprintable())[:100]
-    return f"554 5.7.0 Message refused: malware detected ({safe})"
+    return rules.CONTENT_MALWARE.reply(signature=safe)

@@ -37,6 +37,11 @@ class IngressSettings(ServiceSettings):
     scan_fail_open: bool = Field(
         default=False, description="Accept messages unscanned while clamd is down (default: 451, retry later)"
     )
+    content_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        description="Bound on policy's check of an IHE XDM archive at end of DATA, seconds",
+    )
     publish_timeout: float = Field(default=5.0, description="Bound on a durable publish, seconds")
     reuse_port: bool = Field(default=False, description="SO_REUSEPORT: several processes share a port")
     tls_cert_file: Path | None = Field(default=None, description="Server certificate chain (PEM), required")

@@ -55,7 +55,10 @@ def wire(settings: PolicySettings) -> Policy:
     cache: TtlCache[AddressLookupReply] = TtlCache(
         settings.directory_cache_ttl, settings.directory_cache_size
     )
-    checker = RecipientChecker(service, holder, settings.directory_timeout, cache)
+    version = settings.version()
+    checker = RecipientChecker(
+        service, holder, settings.directory_timeout, cache, version, settings.storage_timeout
+    )
     senders = SenderChecker(
         service,
         lambda: checker.trust,
@@ -63,21 +66,22 @@ def wire(settings: PolicySettings) -> Policy:
         checker.ask_directory,
         RateLimiter(settings.rate_per_sender, settings.rate_period),
         RateLimiter(settings.rate_per_peer, settings.rate_period),
+        version,
     )
     operators = OperatorLookup(lambda: checker.trust)
+    content = ContentInspector(service, settings.patient_hash_key.get_secret_value().encode(), version)
     for subject, handler in (
         (subjects.RCPT_CHECK, checker.on_request),
         (subjects.SENDER_CHECK, senders.on_request),
         (subjects.OPERATOR_LOOKUP, operators.on_request),
+        (subjects.CONTENT_CHECK, content.on_check),
     ):
         service.respond(subject, subjects.POLICY_QUEUE, handler, settings.request_workers)
     work_consumer(
         service,
         streams.ROUTER,
         MessageReceived,
-        Router(
-            service, ContentInspector(service, settings.patient_hash_key.get_secret_value().encode())
-        ).on_received,
+        Router(service, content).on_received,
         workers=settings.route_batch,
     )
     return Policy(service, holder, sync)

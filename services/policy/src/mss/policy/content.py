@@ -14,10 +14,13 @@ import hmac
 import logging
 
 from mss.bus.blobs import get_blob
+from mss.bus.codec import decode, encode
 from mss.bus.service import BusService
+from mss.core import rules
 from mss.core.errors import DataError
+from mss.policy.domain.refusal import refusal
 from mss.policy.domain.xdm import XdmReport, inspect
-from mss.v1 import AuditCode, MessageReceived
+from mss.v1 import AuditCode, ContentCheckReply, ContentCheckRequest, MessageReceived, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +42,36 @@ def summary(report: XdmReport) -> str:
 class ContentInspector:
     """Reads the body of an accepted message and audits what its XDM archives say."""
 
-    def __init__(self, service: BusService, key: bytes) -> None:
+    def __init__(self, service: BusService, key: bytes, policy_version: str) -> None:
         self.service = service
         self.key = key
+        self.policy_version = policy_version
+
+    async def check(self, request: ContentCheckRequest) -> ContentCheckReply:
+        """The verdict on a stored body for an establishment that refuses malformed XDM archives."""
+        try:
+            body = await get_blob(self.service.js, request.body)
+        except DataError as exc:  # the body is not there (any more): the client will send it again
+            log.warning("content not checked", extra={"message_id": request.message_id, "error": exc.message})
+            verdict = refusal(ContentCheckReply, rules.CONTENT_UNCHECKED)
+        else:
+            report = await asyncio.to_thread(inspect, body)
+            if report.malformed:
+                problems = "; ".join(report.problems)[:200]
+                verdict = refusal(ContentCheckReply, rules.CONTENT_XDM_MALFORMED, problems=problems)
+            else:
+                verdict = ContentCheckReply(
+                    verdict=Verdict.VERDICT_ACCEPT,
+                    smtp_code=250,
+                    enhanced_code="2.6.0",
+                    rule="content.accepted",
+                )
+        verdict.policy_version = self.policy_version
+        return verdict
+
+    async def on_check(self, body: bytes, headers: dict[str, str]) -> bytes:
+        """NATS request handler."""
+        return encode(await self.check(decode(ContentCheckRequest, body)))
 
     async def inspect(self, event: MessageReceived, trace_id: str) -> None:
         """Audit the message's XDM archives, if any (a missing body is logged and skipped)."""

@@ -8,14 +8,23 @@ from mss.bus import subjects
 from mss.bus.codec import decode, encode
 from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
+from mss.core import rules
 from mss.policy.domain.cache import TtlCache
 from mss.policy.domain.trustlist import TrustList
-from mss.policy.domain.verdicts import OUTSIDE, apply_mixed_rule, decide_recipient, recipient_limit, refuse
+from mss.policy.domain.verdicts import (
+    apply_mixed_rule,
+    decide_quota,
+    decide_recipient,
+    recipient_limit,
+    refuse,
+)
 from mss.v1 import (
     AddressLookupReply,
     AddressLookupRequest,
     AuditCode,
     Listener,
+    MailboxUsageReply,
+    MailboxUsageRequest,
     MixedRecipients,
     RecipientCheckReply,
     RecipientCheckRequest,
@@ -42,11 +51,15 @@ class RecipientChecker:
         trust: Callable[[], TrustList],
         directory_timeout: float,
         cache: TtlCache[AddressLookupReply],
+        policy_version: str,
+        storage_timeout: float,
     ) -> None:
         self.service = service
         self.current_trust = trust
         self.directory_timeout = directory_timeout
         self.cache = cache
+        self.policy_version = policy_version
+        self.storage_timeout = storage_timeout
 
     @property
     def trust(self) -> TrustList:
@@ -80,10 +93,11 @@ class RecipientChecker:
         if request.listener != Listener.LISTENER_SUBMISSION:
             return verdict
         peer = verdict.route.kind == RouteKind.ROUTE_KIND_PEER
-        if not peer and verdict.reason != OUTSIDE:
+        outside = verdict.rule == rules.RECIPIENT_OUTSIDE.id
+        if not peer and not outside:
             return verdict
         sender = await self.ask_directory(request.mail_from, headers)  # once for both rules
-        if verdict.reason == OUTSIDE:
+        if outside:
             rule = (
                 sender.mixed_recipients
                 if sender is not None
@@ -100,12 +114,29 @@ class RecipientChecker:
             headers,
         )
         if found is None:
-            return refuse(451, "4.4.3", "Directory not available, try again later")
+            return refuse(rules.DIRECTORY_UNAVAILABLE)
         if found.entry.reason != TrustReason.TRUST_REASON_NATIONAL_DIRECTORY:
-            return refuse(
-                550, "5.1.1", "Recipient is not in the national directory (sender's establishment rule)"
-            )
+            return refuse(rules.RECIPIENT_NOT_NATIONAL)
         return verdict
+
+    async def quota_rules(
+        self, address: str, found: AddressLookupReply, headers: dict[str, str], verdict: RecipientCheckReply
+    ) -> RecipientCheckReply:
+        """A hosted mailbox with a quota: refused when full, else its free space goes with the verdict
+        (ingress checks SIZE= and the message's size against it). Usage is never cached."""
+        if not found.quota_bytes or verdict.route.kind != RouteKind.ROUTE_KIND_LOCAL:
+            return verdict
+        mailbox = address.strip().strip("<>").lower()
+        usage = await self.service.ask(
+            subjects.MAILBOX_USAGE,
+            MailboxUsageRequest(mailbox=mailbox),
+            MailboxUsageReply,
+            self.storage_timeout,
+            headers,
+        )
+        if usage is None:
+            return refuse(rules.STORAGE_UNAVAILABLE)
+        return decide_quota(mailbox, found.quota_bytes, usage.used_bytes, verdict)
 
     async def check(
         self, request: RecipientCheckRequest, headers: dict[str, str], trace_id: str
@@ -113,15 +144,18 @@ class RecipientChecker:
         """Decide and return the verdict; refusals are audited here, acceptances by ingress."""
         found = await self.ask_directory(request.recipient, headers)
         if found is None:
-            verdict = refuse(451, "4.4.3", "Directory not available, try again later")
+            verdict = refuse(rules.DIRECTORY_UNAVAILABLE)
         else:
             verdict = decide_recipient(request.recipient, found, self.trust, request.listener)
-            verdict.directory_version = found.directory_version
             verdict = await self.sender_rules(request, headers, verdict)
+            verdict = await self.quota_rules(request.recipient, found, headers, verdict)
+            verdict.directory_version = found.directory_version
         verdict.trust_list_version = self.trust.version
+        verdict.policy_version = self.policy_version
         if verdict.verdict == Verdict.VERDICT_ACCEPT:
             assert found is not None
             verdict.max_message_bytes = recipient_limit(request.recipient, found)
+            verdict.check_content = found.domain_hosted and found.refuse_malformed_xdm
             return verdict
         code, status = _AUDIT[verdict.verdict]
         await self.service.auditor.emit(
@@ -137,6 +171,8 @@ class RecipientChecker:
                 + (" (the whole message is refused)" if verdict.refuse_whole_message else ""),
                 trust_list_version=self.trust.version,
                 directory_version=verdict.directory_version,
+                rule=verdict.rule,
+                policy_version=self.policy_version,
                 trace_id=trace_id,
             )
         )

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from mss.bus.codec import decode, encode
 from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
+from mss.core import rules
 from mss.core.tls import DnMatch
 from mss.policy.domain.rates import RateLimiter
 from mss.policy.domain.senders import (
@@ -42,6 +43,7 @@ class SenderChecker:
         directory: Lookup,
         senders: RateLimiter,
         peers: RateLimiter,
+        policy_version: str,
     ) -> None:
         self.service = service
         self.trust = trust
@@ -49,14 +51,22 @@ class SenderChecker:
         self.directory = directory
         self.senders = senders
         self.peers = peers
+        self.policy_version = policy_version
 
-    def within_rate(self, request: SenderCheckRequest, certificate: PeerCertificate | None) -> bool:
-        """One more message for this sender: peers by certificate, our senders by identity."""
+    def within_rate(
+        self,
+        request: SenderCheckRequest,
+        certificate: PeerCertificate | None,
+        found: AddressLookupReply | None,
+    ) -> bool:
+        """One more message for this sender: peers by certificate at the operator's rate, our senders
+        by identity at their establishment's rate (the operator's when it sets none)."""
         if request.listener == Listener.LISTENER_PEER:
             return self.peers.take(
                 certificate.subject_dn if certificate is not None else request.client_address
             )
-        return self.senders.take(request.auth_identity or request.mail_from.lower())
+        rate = found.rate_per_sender if found is not None and found.rate_per_sender else None
+        return self.senders.take(request.auth_identity or request.mail_from.lower(), rate)
 
     async def check(
         self, request: SenderCheckRequest, headers: dict[str, str], trace_id: str
@@ -64,22 +74,23 @@ class SenderChecker:
         """Decide; audit refusals."""
         trust = self.trust()
         certificate = request.peer_certificate if request.HasField("peer_certificate") else None
+        found: AddressLookupReply | None = None
         if request.listener == Listener.LISTENER_PEER:
             verdict = decide_peer_sender(request.mail_from, certificate, trust, self.match)
         elif request.auth_identity:
             verdict = decide_authenticated_sender(request.mail_from, request.auth_senders)
             if verdict.verdict == Verdict.VERDICT_ACCEPT and request.mail_from:
                 found = await self.directory(request.mail_from, headers)
-                verdict.max_message_bytes = found.max_message_bytes if found is not None else 0
         else:
             found = await self.directory(request.mail_from, headers) if certificate is not None else None
             verdict = decide_submission_sender(request.mail_from, certificate, found)
-            if verdict.verdict == Verdict.VERDICT_ACCEPT and found is not None:
-                verdict.max_message_bytes = found.max_message_bytes
+        if verdict.verdict == Verdict.VERDICT_ACCEPT and found is not None:
+            verdict.max_message_bytes = found.max_message_bytes
+            verdict.check_content = found.refuse_malformed_xdm
+        if verdict.verdict == Verdict.VERDICT_ACCEPT and not self.within_rate(request, certificate, found):
+            verdict = refuse(rules.SENDER_RATE)
         verdict.trust_list_version = trust.version
-        if verdict.verdict == Verdict.VERDICT_ACCEPT and not self.within_rate(request, certificate):
-            verdict = refuse(451, "4.7.1", "Too many messages from this sender, try again later")
-            verdict.trust_list_version = trust.version
+        verdict.policy_version = self.policy_version
         if verdict.verdict != Verdict.VERDICT_ACCEPT:
             auditor = self.service.auditor
             event = auditor.event(
@@ -91,6 +102,8 @@ class SenderChecker:
                 reason=f"{verdict.reason} (client {request.client_address}"
                 + (f", authenticated as {request.auth_identity})" if request.auth_identity else ")"),
                 trust_list_version=trust.version,
+                rule=verdict.rule,
+                policy_version=self.policy_version,
                 trace_id=trace_id,
             )
             if certificate is not None:

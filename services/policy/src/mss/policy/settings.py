@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
+from mss.core.rules import RULESET
 from mss.core.settings import ServiceSettings
 from mss.core.tls import DnMatch
 from pydantic import Field, SecretStr
@@ -56,3 +59,15 @@ class PolicySettings(ServiceSettings):
         description="Key of the patient (INS) hashes kept for audit search; empty: patients not indexed",
     )
     route_batch: int = Field(default=32, description="Accepted messages routed concurrently")
+    storage_timeout: float = Field(
+        default=1.0, description="Bound on asking storage how full a hosted mailbox is, seconds"
+    )
+
+    def version(self) -> str:
+        """The policy version every verdict records: the rule set, and a digest of the settings that
+        take part in decisions (the establishments' own rules are in the directory version)."""
+        deciding = self.model_dump(
+            include={"dn_match", "rate_per_sender", "rate_per_peer", "rate_period"}, mode="json"
+        )
+        digest = hashlib.sha256(json.dumps(deciding, sort_keys=True).encode()).hexdigest()[:8]
+        return f"{RULESET}/{digest}"

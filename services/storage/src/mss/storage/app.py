@@ -11,12 +11,13 @@ from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
 from mss.bus.work import work_consumer
 from mss.db.pool import create_pool
-from mss.storage.mailbox import fetch_message, list_mailbox, store
+from mss.storage.mailbox import fetch_message, list_mailbox, store, usage
 from mss.storage.settings import StorageSettings
 from mss.v1 import (
     AuditCode,
     DeliveryRequested,
     MailboxListRequest,
+    MailboxUsageRequest,
     MessageFetchRequest,
     RecipientStatus,
 )
@@ -73,6 +74,11 @@ class Storage:
                 )
             )
 
+    async def on_usage(self, body: bytes, headers: dict[str, str]) -> bytes:
+        """MailboxUsageRequest → MailboxUsageReply (asked by policy at RCPT time)."""
+        request = decode(MailboxUsageRequest, body)
+        return encode(await usage(self.pool, request.mailbox))
+
     async def on_list(self, body: bytes, msg: NatsMessage) -> bytes:
         """MailboxListRequest → MailboxListReply."""
         request = decode(MailboxListRequest, body)
@@ -91,6 +97,9 @@ def build(settings: StorageSettings) -> BusService:
     service.startup.append(storage.open)
     service.shutdown.append(storage.close)
     work_consumer(service, streams.STORAGE, DeliveryRequested, storage.on_deliver, workers=settings.workers)
+    service.respond(
+        subjects.MAILBOX_USAGE, subjects.STORAGE_QUEUE, storage.on_usage, settings.request_workers
+    )
     for subject, handler in (
         (subjects.MAILBOX_LIST, storage.on_list),
         (subjects.MESSAGE_FETCH, storage.on_fetch),

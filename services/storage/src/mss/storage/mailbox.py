@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
-from mss.v1 import MailboxEntry, MailboxListReply, MessageFetchReply
+from mss.v1 import MailboxEntry, MailboxListReply, MailboxUsageReply, MessageFetchReply
 
 _INSERT = """
 INSERT INTO stored_messages (mailbox, message_id, tenant_id, mail_from, sha256, size, content)
@@ -60,3 +60,13 @@ async def fetch_message(
     if content is None:
         return MessageFetchReply(found=False)
     return MessageFetchReply(found=True, content=bytes(content))
+
+
+async def usage(pool: asyncpg.Pool, mailbox: str) -> MailboxUsageReply:
+    """What a hosted mailbox holds (kept by a trigger on stored_messages; zero when empty)."""
+    row = await pool.fetchrow(
+        "SELECT used_bytes, messages FROM mailbox_usage WHERE mailbox = $1", mailbox.lower()
+    )
+    if row is None:
+        return MailboxUsageReply()
+    return MailboxUsageReply(used_bytes=row["used_bytes"], messages=row["messages"])

@@ -11,8 +11,8 @@ from mss.v1 import AuditCode, AuditEvent, RecipientStatus
 _INSERT = """
 INSERT INTO audit_events (event_id, message_id, code, service, at, tenant_id, recipient, status,
     reply, reason, trust_list_version, directory_version, trace_id, attempt, mail_from, next_hop,
-    patient_hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+    patient_hash, rule, policy_version)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 ON CONFLICT (event_id) DO NOTHING
 """
 
@@ -36,6 +36,8 @@ def _row(event: AuditEvent) -> tuple[object, ...]:
         event.mail_from,
         event.next_hop,
         event.patient_hash,
+        event.rule,
+        event.policy_version,
     )
 
 
@@ -75,6 +77,8 @@ async def timeline(pool: asyncpg.Pool, message_id: str) -> dict[str, Any] | None
             "directory_version": row["directory_version"],
             "trace_id": row["trace_id"],
             "patient_hash": row["patient_hash"],
+            "rule": row["rule"],
+            "policy_version": row["policy_version"],
         }
         events.append(event)
         if row["recipient"] and row["status"]:

@@ -69,6 +69,14 @@ class TenantRules(Strict):
     strict_national: bool | None = Field(
         default=None, description="Its people may only write to other operators' addresses listed nationally"
     )
+    rate_per_sender: Annotated[int, Field(ge=0)] | None = Field(
+        default=None,
+        description="Messages per rate period one of its senders may send (0: the operator's default)",
+    )
+    malformed_xdm: Literal["flag", "refuse"] | None = Field(
+        default=None,
+        description="A malformed IHE XDM archive: flagged in the audit trail, or the message refused (554)",
+    )
 
 
 class DomainIn(Strict):

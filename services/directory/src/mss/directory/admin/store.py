@@ -32,7 +32,7 @@ _TRANSITIONS = {
 }
 _TENANTS = """
 SELECT t.id, t.name, t.finess, t.ght_id, t.mixed_recipients, t.max_message_bytes, t.suspended_reply,
-       t.strict_national,
+       t.strict_national, t.rate_per_sender, t.malformed_xdm,
        coalesce((SELECT json_agg(json_build_object('name', d.name, 'mode', d.mode, 'smarthost', d.smarthost)
                  ORDER BY d.name) FROM domains d WHERE d.tenant_id = t.id)::text, '[]') AS domains,
        (SELECT count(*) FROM mailboxes m WHERE m.tenant_id = t.id AND m.status <> 'deleted') AS mailboxes

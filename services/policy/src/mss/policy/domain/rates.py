@@ -20,13 +20,17 @@ class RateLimiter:
         self.clock = clock
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, at)
 
-    def take(self, key: str) -> bool:
-        """Spend one token of ``key``; False when none is left (the caller refuses for now)."""
-        if self.rate <= 0:
+    def take(self, key: str, rate: int | None = None) -> bool:
+        """Spend one token of ``key``; False when none is left (the caller refuses for now).
+
+        ``rate`` replaces the limiter's own for this key (an establishment's rate for its sender).
+        """
+        rate = self.rate if rate is None else rate
+        if rate <= 0:
             return True
         now = self.clock()
-        tokens, at = self._buckets.pop(key, (float(self.rate), now))
-        tokens = min(float(self.rate), tokens + (now - at) * self.rate / self.period)
+        tokens, at = self._buckets.pop(key, (float(rate), now))
+        tokens = min(float(rate), tokens + (now - at) * rate / self.period)
         allowed = tokens >= 1.0
         self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
         while len(self._buckets) > self.max_keys:  # the least recently seen go first (full buckets)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mss.core import rules
+from mss.core.rules import Rule
 from mss.core.tls import DnMatch, dn_matches
+from mss.policy.domain.refusal import refusal
 from mss.policy.domain.trustlist import TrustList, canonical_domain
 from mss.v1 import AddressLookupReply, MailboxStatus, MailboxType, PeerCertificate, SenderCheckReply, Verdict
 
@@ -15,10 +18,20 @@ def certificate_matches(listed_dn: str, certificate: PeerCertificate, match: DnM
     return dn_matches(listed_dn, certificate.subject_dn, certificate.common_name, match)
 
 
-def refuse(code: int, enhanced: str, reason: str) -> SenderCheckReply:
-    """A refusal."""
-    verdict = Verdict.VERDICT_TEMPFAIL if 400 <= code < 500 else Verdict.VERDICT_REFUSE
-    return SenderCheckReply(verdict=verdict, smtp_code=code, enhanced_code=enhanced, reason=reason)
+def refuse(rule: Rule, **values: object) -> SenderCheckReply:
+    """A sender refused by ``rule``."""
+    return refusal(SenderCheckReply, rule, **values)
+
+
+def accept() -> SenderCheckReply:
+    """A sender accepted."""
+    return SenderCheckReply(
+        verdict=Verdict.VERDICT_ACCEPT,
+        smtp_code=250,
+        enhanced_code="2.1.0",
+        reason="Sender OK",
+        rule="sender.accepted",
+    )
 
 
 def decide_peer_sender(
@@ -26,19 +39,17 @@ def decide_peer_sender(
 ) -> SenderCheckReply:
     """The verdict on a peer operator's MAIL FROM."""
     if certificate is None or not certificate.subject_dn:
-        return refuse(530, "5.7.0", "A client certificate is required")
+        return refuse(rules.SENDER_CERTIFICATE_REQUIRED)
     if not mail_from:  # null sender (DSN, MDN): any listed operator certificate will do
         candidates = [dn for dns in trust.domains.values() for dn in dns]
     else:
         domain = mail_from.rpartition("@")[2]
         if not domain or canonical_domain(domain) not in trust.domains:
-            return refuse(550, "5.7.1", "Sender domain is outside the MSSante trust space")
+            return refuse(rules.SENDER_OUTSIDE)
         candidates = list(trust.domains[canonical_domain(domain)])
     if not any(certificate_matches(dn, certificate, match) for dn in candidates):
-        return refuse(550, "5.7.1", "Client certificate is not listed for the sender's domain")
-    return SenderCheckReply(
-        verdict=Verdict.VERDICT_ACCEPT, smtp_code=250, enhanced_code="2.1.0", reason="Sender OK"
-    )
+        return refuse(rules.SENDER_CERTIFICATE_NOT_LISTED)
+    return accept()
 
 
 def decide_authenticated_sender(mail_from: str, senders: Sequence[str]) -> SenderCheckReply:
@@ -49,10 +60,8 @@ def decide_authenticated_sender(mail_from: str, senders: Sequence[str]) -> Sende
     trail names the identity.
     """
     if mail_from and mail_from.strip().lower() not in senders:
-        return refuse(553, "5.7.1", f"Not authorised to send as <{mail_from}>")
-    return SenderCheckReply(
-        verdict=Verdict.VERDICT_ACCEPT, smtp_code=250, enhanced_code="2.1.0", reason="Sender OK"
-    )
+        return refuse(rules.SENDER_NOT_AUTHORISED, address=mail_from)
+    return accept()
 
 
 def decide_submission_sender(
@@ -64,16 +73,14 @@ def decide_submission_sender(
     be active. Personal and organisational mailboxes authenticate with SMTP AUTH instead.
     """
     if certificate is None or not certificate.subject_dn:
-        return refuse(530, "5.7.0", "Authentication required")
+        return refuse(rules.SENDER_AUTHENTICATION_REQUIRED)
     if found is None:
-        return refuse(451, "4.4.3", "Directory not available, try again later")
-    denied = refuse(553, "5.7.1", f"Not authorised to send as <{mail_from}>")
+        return refuse(rules.DIRECTORY_UNAVAILABLE)
+    denied = refuse(rules.SENDER_NOT_AUTHORISED, address=mail_from)
     if not found.mailbox_found or found.mailbox_type != MailboxType.MAILBOX_TYPE_APP:
         return denied
     if found.mailbox_status != MailboxStatus.MAILBOX_STATUS_ACTIVE or not found.certificate_dn:
         return denied
     if not dn_matches(found.certificate_dn, certificate.subject_dn, certificate.common_name, DnMatch.DN):
         return denied
-    return SenderCheckReply(
-        verdict=Verdict.VERDICT_ACCEPT, smtp_code=250, enhanced_code="2.1.0", reason="Sender OK"
-    )
+    return accept()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from mss.core import rules
+from mss.core.rules import Rule
+from mss.policy.domain.refusal import refusal
 from mss.policy.domain.trustlist import TrustList
 from mss.v1 import (
     AddressLookupReply,
@@ -16,13 +19,10 @@ from mss.v1 import (
     Verdict,
 )
 
-OUTSIDE = "Recipient domain is outside the MSSante trust space"
 
-
-def refuse(code: int, enhanced: str, reason: str) -> RecipientCheckReply:
-    """A refusal; 4xx codes make it temporary."""
-    verdict = Verdict.VERDICT_TEMPFAIL if 400 <= code < 500 else Verdict.VERDICT_REFUSE
-    return RecipientCheckReply(verdict=verdict, smtp_code=code, enhanced_code=enhanced, reason=reason)
+def refuse(rule: Rule, **values: object) -> RecipientCheckReply:
+    """A recipient refused by ``rule``."""
+    return refusal(RecipientCheckReply, rule, **values)
 
 
 def accept(route: Route) -> RecipientCheckReply:
@@ -33,6 +33,7 @@ def accept(route: Route) -> RecipientCheckReply:
         enhanced_code="2.1.5",
         reason="Recipient OK",
         route=route,
+        rule="recipient.accepted",
     )
 
 
@@ -55,18 +56,18 @@ def decide_recipient(
     """
     domain = domain_of(address)
     if domain is None:
-        return refuse(553, "5.1.3", "Malformed recipient address")
+        return refuse(rules.RECIPIENT_MALFORMED)
     if found.domain_hosted:
         if not found.mailbox_found:
-            return refuse(550, "5.1.1", "No such mailbox here")
+            return refuse(rules.RECIPIENT_UNKNOWN)
         if found.mailbox_status == MailboxStatus.MAILBOX_STATUS_SUSPENDED:
             if found.suspended_temporary:
-                return refuse(450, "4.2.1", "Mailbox temporarily disabled, try again later")
-            return refuse(550, "5.2.1", "Mailbox disabled")
+                return refuse(rules.RECIPIENT_SUSPENDED_TEMPORARY)
+            return refuse(rules.RECIPIENT_SUSPENDED)
         if found.mailbox_status != MailboxStatus.MAILBOX_STATUS_ACTIVE:  # deleted: as if unknown
-            return refuse(550, "5.1.1", "No such mailbox here")
+            return refuse(rules.RECIPIENT_UNKNOWN)
         if found.mailbox_type == MailboxType.MAILBOX_TYPE_APP:
-            return refuse(550, "5.7.1", "Applicative mailboxes do not receive mail")
+            return refuse(rules.RECIPIENT_APPLICATIVE)
         if found.domain_mode == DomainMode.DOMAIN_MODE_PROXY:
             route = Route(
                 kind=RouteKind.ROUTE_KIND_PROXY, tenant_id=found.tenant_id, next_hop=found.smarthost
@@ -76,16 +77,16 @@ def decide_recipient(
         return accept(route)
     if trust.allows(domain):
         if listener == Listener.LISTENER_PEER:
-            return refuse(550, "5.7.1", "Relaying denied: recipient is not hosted here")
+            return refuse(rules.RECIPIENT_RELAY)
         return accept(Route(kind=RouteKind.ROUTE_KIND_PEER))
-    return refuse(550, "5.7.1", OUTSIDE)
+    return refuse(rules.RECIPIENT_OUTSIDE)
 
 
 def apply_mixed_rule(verdict: RecipientCheckReply, rule: MixedRecipients.ValueType) -> RecipientCheckReply:
     """A recipient outside the trust space, sent by one of our establishments: unless that
     establishment chose to deliver to the valid recipients, the whole message will be refused at
     the end of DATA (product brief, point 6)."""
-    if verdict.reason == OUTSIDE and rule != MixedRecipients.MIXED_RECIPIENTS_DELIVER_VALID:
+    if verdict.rule == rules.RECIPIENT_OUTSIDE.id and rule != MixedRecipients.MIXED_RECIPIENTS_DELIVER_VALID:
         verdict.refuse_whole_message = True
     return verdict
 
@@ -101,3 +102,13 @@ def recipient_limit(address: str, found: AddressLookupReply) -> int:
     if domain_of(address) == PATIENT_DOMAIN:
         limit = min(limit, PATIENT_MAX_BYTES) if limit else PATIENT_MAX_BYTES
     return limit
+
+
+def decide_quota(address: str, quota: int, used: int, verdict: RecipientCheckReply) -> RecipientCheckReply:
+    """A hosted mailbox with ``quota`` bytes of which ``used`` are taken: full → 452 4.2.2 (the
+    sender retries; it may have room by then); otherwise the verdict carries the free space."""
+    free = quota - used
+    if free <= 0:
+        return refuse(rules.RECIPIENT_QUOTA_FULL, address=address)
+    verdict.quota_bytes, verdict.quota_free_bytes = quota, free
+    return verdict
