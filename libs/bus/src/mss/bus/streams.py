@@ -42,6 +42,7 @@ class StreamSpec:
     max_msg_size: int = -1
     duplicate_window: float = 120.0
     allow_direct: bool = False
+    allow_msg_schedules: bool = False
     description: str = ""
 
     def config(self, replicas: int = 1) -> StreamConfig:
@@ -52,11 +53,16 @@ class StreamSpec:
             subjects=list(self.subjects),
             retention=self.retention,
             storage=StorageType.FILE,
-            discard=DiscardPolicy.OLD if self.retention == RetentionPolicy.LIMITS else DiscardPolicy.NEW,
+            discard=(  # the server refuses schedules with "discard new"; no limit is set here anyway
+                DiscardPolicy.OLD
+                if self.retention == RetentionPolicy.LIMITS or self.allow_msg_schedules
+                else DiscardPolicy.NEW
+            ),
             max_age=self.max_age,
             max_msg_size=self.max_msg_size,
             duplicate_window=self.duplicate_window,
             allow_direct=self.allow_direct,
+            allow_msg_schedules=self.allow_msg_schedules or None,
             num_replicas=replicas,
         )
 
@@ -64,9 +70,16 @@ class StreamSpec:
 WORK = StreamSpec(
     name="MSS_WORK",
     owner="ingress",
-    subjects=[subjects.MESSAGE_RECEIVED, f"{subjects.PREFIX}.policy.deliver.>"],
+    subjects=[
+        subjects.MESSAGE_RECEIVED,
+        f"{subjects.PREFIX}.policy.deliver.>",
+        f"{subjects.PREFIX}.egress.>",
+    ],
     retention=RetentionPolicy.WORK_QUEUE,
-    description="Work items: accepted messages and delivery requests (removed once acknowledged)",
+    allow_direct=True,
+    allow_msg_schedules=True,
+    description="Work items: accepted messages, delivery requests (removed once acknowledged), and retries"
+    " scheduled per destination (JetStream message schedules, republished when due)",
 )
 BLOBS = StreamSpec(
     name="MSS_BLOBS",
@@ -127,6 +140,8 @@ class ConsumerSpec:
 ROUTER = ConsumerSpec("router", WORK, subjects.MESSAGE_RECEIVED)
 STORAGE = ConsumerSpec("storage", WORK, subjects.DELIVER_LOCAL)
 EGRESS = ConsumerSpec("egress", WORK, subjects.DELIVER_REMOTE, ack_wait=300.0)
+REPORTS = ConsumerSpec("reports", WORK, subjects.REPORT)
+"""Egress routes delivery status notifications to the original senders."""
 TRACING = ConsumerSpec("tracing", AUDIT, f"{subjects.AUDIT_PREFIX}.>")
 CORRESPONDENTS = ConsumerSpec("correspondents", AUDIT, subjects.audit("policy"))
 """The directory learns who each establishment exchanges with from policy's routing events."""

@@ -35,6 +35,37 @@ DELIVER_LOCAL = f"{PREFIX}.policy.deliver.local"
 """DeliveryRequested for hosted (SaaS) mailboxes, consumed by storage."""
 DELIVER_REMOTE = f"{PREFIX}.policy.deliver.remote"
 """DeliveryRequested for smarthosts and peer operators, consumed by egress."""
+REPORT = f"{PREFIX}.egress.report"
+"""DeliveryRequested of a delivery status notification, to be routed to the original sender."""
+
+# Deferred deliveries (stream MSS_WORK): one subject per destination and message, so that the
+# backlog per destination is read from the stream's subject counts, without reading messages.
+RETRY_PREFIX = f"{PREFIX}.egress.retry"
+"""A JetStream message schedule: republished to DELIVER_REMOTE when due."""
+HELD_PREFIX = f"{PREFIX}.egress.held"
+"""Put aside by an operator (`mss queue hold`) until released or cancelled."""
+
+
+def destination_token(destination: str) -> str:
+    """One subject token for a destination "host:port" (host names hold no "_", so it reverses)."""
+    token = "".join(c if c.isalnum() or c in "-:[]" else "_" for c in destination.lower())
+    return token or "unrouted"
+
+
+def destination_of(token: str) -> str:
+    """The destination a subject token stands for."""
+    return token.replace("_", ".")
+
+
+def retry(destination: str, message_id: str) -> str:
+    """Subject of the retry schedule of one message's recipients at one destination."""
+    return f"{RETRY_PREFIX}.{destination_token(destination)}.{message_id}"
+
+
+def held(destination: str, message_id: str) -> str:
+    """Subject of one message's recipients at one destination, held by an operator."""
+    return f"{HELD_PREFIX}.{destination_token(destination)}.{message_id}"
+
 
 # Bodies (stream MSS_BLOBS): one subject per message.
 BLOB_PREFIX = f"{PREFIX}.blob"

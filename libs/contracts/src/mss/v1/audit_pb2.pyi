@@ -57,6 +57,14 @@ class _AuditCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditCode.V
     """Egress got a temporary failure; will retry."""
     AUDIT_CODE_BOUNCED: _AuditCode.ValueType  # 502
     """Egress got a permanent failure or gave up."""
+    AUDIT_CODE_REPORTED: _AuditCode.ValueType  # 503
+    """Egress sent the sender a delivery status notification (RFC 3464) about the bounced recipients;
+    `reason` names the notification's own queue id.
+    """
+    AUDIT_CODE_QUEUE_CHANGED: _AuditCode.ValueType  # 504
+    """An operator acted on a queued delivery (retry now, hold, release, cancel); `reason` says who
+    and what.
+    """
     AUDIT_CODE_DIRECTORY_CHANGED: _AuditCode.ValueType  # 600
     """An administrator changed the directory (GHT, establishment, domain, mailbox, delegation);
     `reason` says who and what, `recipient` names the mailbox when it is about one.
@@ -97,6 +105,14 @@ AUDIT_CODE_DEFERRED: AuditCode.ValueType  # 501
 """Egress got a temporary failure; will retry."""
 AUDIT_CODE_BOUNCED: AuditCode.ValueType  # 502
 """Egress got a permanent failure or gave up."""
+AUDIT_CODE_REPORTED: AuditCode.ValueType  # 503
+"""Egress sent the sender a delivery status notification (RFC 3464) about the bounced recipients;
+`reason` names the notification's own queue id.
+"""
+AUDIT_CODE_QUEUE_CHANGED: AuditCode.ValueType  # 504
+"""An operator acted on a queued delivery (retry now, hold, release, cancel); `reason` says who
+and what.
+"""
 AUDIT_CODE_DIRECTORY_CHANGED: AuditCode.ValueType  # 600
 """An administrator changed the directory (GHT, establishment, domain, mailbox, delegation);
 `reason` says who and what, `recipient` names the mailbox when it is about one.

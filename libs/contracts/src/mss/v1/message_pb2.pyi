@@ -123,12 +123,18 @@ class DeliveryRequested(_message.Message):
     RECEIVED_AT_FIELD_NUMBER: _builtins.int
     PREVIOUS_ATTEMPTS_FIELD_NUMBER: _builtins.int
     NOT_BEFORE_FIELD_NUMBER: _builtins.int
+    LAST_REPLY_FIELD_NUMBER: _builtins.int
+    CANCELLED_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     """Queue id of the message."""
     mail_from: _builtins.str
     """Envelope sender."""
     previous_attempts: _builtins.int
     """Delivery attempts already made for these recipients (0 for the first request)."""
+    last_reply: _builtins.str
+    """Retries: the reply of the last failed attempt."""
+    cancelled: _builtins.str
+    """An operator cancelled delivery (`mss queue cancel`): bounce the recipients with this reason."""
     @_builtins.property
     def recipients(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Recipient]:
         """Recipients to deliver, all of the same route kind."""
@@ -143,7 +149,7 @@ class DeliveryRequested(_message.Message):
 
     @_builtins.property
     def not_before(self) -> _timestamp_pb2.Timestamp:
-        """Do not attempt before this time (unset: now)."""
+        """Retries: when this attempt was scheduled for (JetStream message schedule), for queue listings."""
 
     def __init__(
         self,
@@ -155,10 +161,12 @@ class DeliveryRequested(_message.Message):
         received_at: _timestamp_pb2.Timestamp | None = ...,
         previous_attempts: _builtins.int = ...,
         not_before: _timestamp_pb2.Timestamp | None = ...,
+        last_reply: _builtins.str = ...,
+        cancelled: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "not_before", b"not_before", "received_at", b"received_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "mail_from", b"mail_from", "message_id", b"message_id", "not_before", b"not_before", "previous_attempts", b"previous_attempts", "received_at", b"received_at", "recipients", b"recipients"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "cancelled", b"cancelled", "last_reply", b"last_reply", "mail_from", b"mail_from", "message_id", b"message_id", "not_before", b"not_before", "previous_attempts", b"previous_attempts", "received_at", b"received_at", "recipients", b"recipients"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -7,6 +7,7 @@ mss tenant list | show ID | create ID --name N [--finess F] | add-domain ID DOMA
 mss bal list TENANT | show ADDRESS | history ADDRESS | create TENANT ADDRESS --type T [...]
 mss bal set ADDRESS [...]
 mss bal suspend | activate | delete ADDRESS --reason R;  mss bal delegate | undelegate ORG PERSON
+mss queue list | show DEST | retry DEST | hold DEST | release DEST | cancel DEST --reason R [--message ID]
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 import nats.errors
-from mss.cli import registry, trust
+from mss.cli import queue, registry, trust
 from mss.cli.settings import CliSettings
 from mss.core.errors import MssError
 
@@ -37,6 +38,7 @@ def parser() -> argparse.ArgumentParser:
     shown.add_argument("domain")
     commands.add_parser("status", help="version, date, size and source of the list in force")
     registry.add_commands(groups)
+    queue.add_commands(groups)
     return root
 
 
@@ -52,6 +54,8 @@ async def run(
     try:
         if args.group in ("tenant", "bal"):
             return await registry.run(args, settings, out, err)
+        if args.group == "queue":
+            return await queue.run(args, settings, out)
         if args.command == "import":
             return await trust.import_list(settings, args.file, args.checksum, out)
         if args.command == "show":

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 
 from faststream.nats import NatsMessage
 from mss.bus import headers as hdr
-from mss.bus import streams, subjects
-from mss.bus.blobs import get_blob
+from mss.bus import queue, streams, subjects
+from mss.bus.blobs import get_blob, put_blob
 from mss.bus.codec import encode
 from mss.bus.headers import trace_headers
 from mss.bus.service import BusService
 from mss.bus.work import Retry, work_consumer
+from mss.core.ids import new_queue_id
 from mss.core.tls import PeerCertificate as TlsEvidence
 from mss.core.tls import client_context, dn_matches
+from mss.egress.domain import dsn
 from mss.egress.domain.outcome import Outcome, RecipientResult, parse_hop, retry_delay
 from mss.egress.relay import Attempt, Hop, relay
 from mss.egress.settings import EgressSettings
@@ -27,9 +31,14 @@ from mss.v1 import (
     OperatorLookupRequest,
     PeerCertificate,
     Recipient,
+    RecipientCheckReply,
+    RecipientCheckRequest,
     RecipientStatus,
     RouteKind,
+    Verdict,
 )
+
+log = logging.getLogger(__name__)
 
 _AUDIT = {
     Outcome.DELIVERED: (AuditCode.AUDIT_CODE_RELAYED, RecipientStatus.RECIPIENT_STATUS_DELIVERED),
@@ -63,14 +72,18 @@ class Egress:
         ).encode("ascii")
 
     async def on_deliver(self, request: DeliveryRequested, msg: NatsMessage) -> None:
-        """Attempt delivery of every recipient; audit each; requeue the deferred ones."""
-        if request.HasField("not_before"):
-            wait = request.not_before.seconds - time.time()
-            if wait > 0:
-                raise Retry(wait, "not yet due")
+        """Attempt delivery of every recipient; audit each; schedule a retry of the deferred ones
+        per destination; report the failed ones to the sender."""
         trace_id, headers = trace_headers(msg.headers)
         attempt = request.previous_attempts + 1
         content = self.received_header(request) + await get_blob(self.service.js, request.body)
+        if request.cancelled:
+            reply = f"550 5.3.0 Delivery cancelled by the operator: {request.cancelled}"
+            for recipient in request.recipients:
+                await self.audit(request, recipient, Outcome.BOUNCED, reply, "", attempt, trace_id, None)
+            cancelled = [dsn.Failure(r.address, reply) for r in request.recipients]
+            await self.report(request, cancelled, content, headers, trace_id)
+            return
         groups: dict[tuple[str | None, int, str], list[Recipient]] = defaultdict(list)
         for recipient in request.recipients:  # one transaction per hop (and per operator domain)
             route = recipient.route.kind
@@ -79,7 +92,8 @@ class Egress:
             )
             groups[(self.next_hop(recipient), route, domain)].append(recipient)
         expired = time.time() - request.received_at.seconds > self.settings.max_lifetime
-        deferred: list[Recipient] = []
+        deferred: dict[str, list[tuple[Recipient, str]]] = defaultdict(list)
+        failures: list[dsn.Failure] = []
         for (hop, kind, _), recipients in groups.items():
             done = await self.attempt(hop, kind, request, recipients, content, headers)
             for result, recipient in zip(done.results, recipients, strict=True):
@@ -87,10 +101,100 @@ class Egress:
                 if outcome is Outcome.DEFERRED and expired:
                     outcome, reply = Outcome.BOUNCED, f"{reply} (message lifetime exceeded)"
                 if outcome is Outcome.DEFERRED:
-                    deferred.append(recipient)
+                    deferred[hop or ""].append((recipient, reply))
+                elif outcome is Outcome.BOUNCED:
+                    failures.append(dsn.Failure(recipient.address, reply, hop or ""))
                 await self.audit(request, recipient, outcome, reply, hop or "", attempt, trace_id, done.tls)
-        if deferred:
-            await self.requeue(request, deferred, attempt, headers)
+        for hop, waiting in deferred.items():
+            await self.requeue(request, hop, waiting, attempt, headers)
+        if failures:
+            await self.report(request, failures, content, headers, trace_id)
+
+    async def report(
+        self,
+        request: DeliveryRequested,
+        failures: list[dsn.Failure],
+        content: bytes,
+        headers: dict[str, str],
+        trace_id: str,
+    ) -> None:
+        """Queue a delivery status notification to the sender (never to a null sender: no report
+        about a report), then audit it on the original message."""
+        if not request.mail_from:
+            log.info("no report to a null sender", extra={"message_id": request.message_id})
+            return
+        report_id = new_queue_id()
+        now = datetime.now(UTC)
+        body = dsn.build(
+            reporting_mta=self.settings.hostname,
+            sender=request.mail_from,
+            queue_id=request.message_id,
+            arrival=request.received_at.ToDatetime(tzinfo=UTC),
+            now=now,
+            failures=failures,
+            content=content,
+            boundary=f"{report_id}/{self.settings.hostname}",
+        )
+        item = DeliveryRequested(
+            message_id=report_id,
+            mail_from="",
+            recipients=[Recipient(address=request.mail_from)],
+            body=await put_blob(self.service.js, report_id, body, self.settings.publish_timeout),
+        )
+        item.received_at.FromDatetime(now)
+        key = f"report:{request.message_id}:{request.previous_attempts + 1}:{failures[0].recipient}"
+        await self.service.publish(subjects.REPORT, encode(item), {**headers, hdr.MSG_ID: key})
+        auditor = self.service.auditor
+        await auditor.emit(
+            auditor.event(
+                code=AuditCode.AUDIT_CODE_REPORTED,
+                message_id=request.message_id,
+                mail_from=request.mail_from,
+                reason=f"delivery status notification {report_id} to <{request.mail_from}>"
+                f" for {len(failures)} recipient(s)",
+                trace_id=trace_id,
+            )
+        )
+
+    async def on_report(self, item: DeliveryRequested, msg: NatsMessage) -> None:
+        """Route a delivery status notification to the original sender: policy gives the route."""
+        trace_id, headers = trace_headers(msg.headers)
+        address = item.recipients[0].address
+        verdict = await self.service.ask(
+            subjects.RCPT_CHECK,
+            RecipientCheckRequest(message_id=item.message_id, mail_from="", recipient=address),
+            RecipientCheckReply,
+            self.settings.policy_timeout,
+            headers,
+        )
+        if verdict is None:
+            raise Retry(self.settings.retry_delays[0], "policy not available to route a report")
+        if verdict.verdict == Verdict.VERDICT_TEMPFAIL:
+            raise Retry(self.settings.retry_delays[0], f"report not routable now: {verdict.reason}")
+        if verdict.verdict != Verdict.VERDICT_ACCEPT:  # audited by policy; a report is never reported on
+            log.warning(
+                "report not deliverable", extra={"message_id": item.message_id, "reason": verdict.reason}
+            )
+            return
+        item.recipients[0].route.CopyFrom(verdict.route)
+        local = verdict.route.kind == RouteKind.ROUTE_KIND_LOCAL
+        subject = subjects.DELIVER_LOCAL if local else subjects.DELIVER_REMOTE
+        auditor = self.service.auditor
+        await auditor.emit(
+            auditor.event(
+                code=AuditCode.AUDIT_CODE_MESSAGE_ROUTED,
+                message_id=item.message_id,
+                recipient=address,
+                status=RecipientStatus.RECIPIENT_STATUS_QUEUED,
+                tenant_id=verdict.route.tenant_id,
+                reason=f"delivery status notification, {RouteKind.Name(verdict.route.kind)}",
+                next_hop=verdict.route.next_hop,
+                trace_id=trace_id,
+            )
+        )
+        await self.service.publish(
+            subject, encode(item), {**headers, hdr.MSG_ID: f"{item.message_id}:{subject}"}
+        )
 
     async def audit(
         self,
@@ -176,20 +280,22 @@ class Egress:
         return f"server certificate {certificate.subject_dn!r} is not listed for {domain}"
 
     async def requeue(
-        self, request: DeliveryRequested, deferred: list[Recipient], attempt: int, headers: dict[str, str]
+        self,
+        request: DeliveryRequested,
+        hop: str,
+        waiting: list[tuple[Recipient, str]],
+        attempt: int,
+        headers: dict[str, str],
     ) -> None:
-        """Publish a new request for the deferred recipients, due after the retry delay."""
+        """Schedule the retry of the recipients deferred at ``hop``, due after the retry delay."""
         retry = DeliveryRequested()
         retry.CopyFrom(request)
         del retry.recipients[:]
-        retry.recipients.extend(deferred)
+        retry.recipients.extend(recipient for recipient, _ in waiting)
         retry.previous_attempts = attempt
-        retry.not_before.seconds = int(time.time() + retry_delay(attempt, self.settings.retry_delays))
-        await self.service.publish(
-            subjects.DELIVER_REMOTE,
-            encode(retry),
-            {**headers, hdr.MSG_ID: f"{request.message_id}:retry:{attempt}"},
-        )
+        retry.last_reply = waiting[0][1]
+        due = datetime.now(UTC) + timedelta(seconds=retry_delay(attempt, self.settings.retry_delays))
+        await queue.schedule(self.service.js, hop, retry, due, headers)
 
 
 def deferred_all(addresses: list[str], reply: str) -> Attempt:
@@ -202,4 +308,5 @@ def build(settings: EgressSettings) -> BusService:
     service = BusService("egress", settings, needs=[streams.WORK, streams.BLOBS, streams.AUDIT])
     egress = Egress(service, settings)
     work_consumer(service, streams.EGRESS, DeliveryRequested, egress.on_deliver, workers=settings.workers)
+    work_consumer(service, streams.REPORTS, DeliveryRequested, egress.on_report, workers=4)
     return service

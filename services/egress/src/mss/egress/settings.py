@@ -39,6 +39,7 @@ class EgressSettings(ServiceSettings):
         default=DnMatch.DN, description="Match a server certificate on its full DN or CN"
     )
     policy_timeout: float = Field(default=2.0, description="Bound on asking policy about an operator, s")
+    publish_timeout: float = Field(default=5.0, description="Bound on a durable publish, seconds")
 
     def tls_files(self) -> TlsFiles | None:
         """Our TLS identity toward other operators; None when not configured."""

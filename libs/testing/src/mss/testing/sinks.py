@@ -1,0 +1,72 @@
+"""Next hops for delivery tests: an SMTP server whose answers per recipient are scripted."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from mss.devstack.ports import free_port
+
+
+@dataclass
+class Script:
+    """How the sink answers: ``defer`` RCPTs get 451 this many times each before being accepted,
+    ``refuse`` ones always get 550; ``data_delay`` seconds are spent before answering DATA."""
+
+    defer: dict[str, int] = field(default_factory=dict)
+    refuse: set[str] = field(default_factory=set)
+    data_delay: float = 0.0
+    received: list[tuple[list[str], bytes]] = field(default_factory=list)
+    """(recipients, content) of each accepted message."""
+    attempts: int = 0
+    """Transactions begun (MAIL FROM)."""
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class _Handler:
+    def __init__(self, script: Script) -> None:
+        self.script = script
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        self.script.attempts += 1
+        envelope.mail_from = address
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        script = self.script
+        if address in script.refuse:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        if script.defer.get(address, 0) > 0:
+            script.defer[address] -= 1
+            return f"451 4.3.0 <{address}>: Temporary lookup failure"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.script.data_delay:
+            await asyncio.sleep(self.script.data_delay)
+        self.script.received.append((list(envelope.rcpt_tos), envelope.original_content or b""))
+        self.script.arrived.set()
+        return "250 2.0.0 Ok: kept"
+
+
+@asynccontextmanager
+async def scripted_sink(script: Script) -> AsyncIterator[str]:
+    """Serve ``script`` on a free loopback port; yields "127.0.0.1:port"."""
+    port = free_port()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(_Handler(script), decode_data=False, hostname="sink"), "127.0.0.1", port
+    )
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.close()
+        await server.wait_closed()
