@@ -229,3 +229,22 @@ async def test_a_dead_destinations_backlog_holds_nothing_back_and_operators_act_
         await asyncio.sleep(0.01)
     assert (await queue.backlog(js))[dead] == (29, 0)
     assert await mss(["queue", "show", "nowhere:25"], CliSettings(nats_url=delivery.nats_url), out) == 1
+
+
+@pytest.mark.parametrize("egress_overrides", [{"destination_concurrency": 2, "workers": 8}], indirect=True)
+async def test_a_slow_destination_gets_its_window_and_never_the_workers_a_fast_one_needs(
+    delivery: Delivery,
+) -> None:
+    slow_script, fast_script = Script(gate=asyncio.Event()), Script()
+    async with scripted_sink(slow_script) as slow, scripted_sink(fast_script) as fast:
+        slow_ids = [await delivery.submit([f"s{n}@ch-exemple.mssante.fr"], slow) for n in range(20)]
+        fast_ids = [await delivery.submit([f"f{n}@ch-exemple.mssante.fr"], fast) for n in range(5)]
+        for message_id in fast_ids:  # while every slow transaction is stuck at DATA
+            await delivery.events(message_id, AuditCode.AUDIT_CODE_RELAYED)
+        assert slow_script.received == []
+        assert slow_script.most_in_data <= 2  # its window, not the 8 workers
+        slow_script.gate.set()  # type: ignore[union-attr]
+        for message_id in slow_ids:
+            await delivery.events(message_id, AuditCode.AUDIT_CODE_RELAYED)
+    assert len(slow_script.received) == 20
+    assert not [e for e in delivery.audit if e.code == AuditCode.AUDIT_CODE_DEFERRED]  # waiting is no attempt

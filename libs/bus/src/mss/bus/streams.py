@@ -120,7 +120,9 @@ class ConsumerSpec:
     durable: str
     stream: StreamSpec
     filter_subject: str
-    ack_wait: float = 60.0
+    ack_wait: float = 30.0
+    """Seconds before an unacknowledged item is offered again (a crashed worker's items come back
+    after this long); work consumers tell the server an item is still in progress well before."""
     max_deliver: int = -1
     max_ack_pending: int = 1000
     extra: dict[str, str] = field(default_factory=dict)
@@ -139,7 +141,7 @@ class ConsumerSpec:
 
 ROUTER = ConsumerSpec("router", WORK, subjects.MESSAGE_RECEIVED)
 STORAGE = ConsumerSpec("storage", WORK, subjects.DELIVER_LOCAL)
-EGRESS = ConsumerSpec("egress", WORK, subjects.DELIVER_REMOTE, ack_wait=300.0)
+EGRESS = ConsumerSpec("egress", WORK, subjects.DELIVER_REMOTE)
 REPORTS = ConsumerSpec("reports", WORK, subjects.REPORT)
 """Egress routes delivery status notifications to the original senders."""
 TRACING = ConsumerSpec("tracing", AUDIT, f"{subjects.AUDIT_PREFIX}.>")

@@ -46,7 +46,10 @@ def work_consumer(
     """Subscribe ``handler`` to a durable pull consumer with manual acknowledgement.
 
     The handler's return acks the item; :class:`Retry` or any other exception naks it with a
-    delay (nothing is lost); an undecodable payload is terminated (it can never succeed).
+    delay (nothing is lost); an undecodable payload is terminated (it can never succeed). While the
+    handler runs, the item is reported in progress every third of the consumer's ack wait, so a
+    long SMTP transaction keeps its item while a crashed worker's items come back within one
+    ack wait.
     """
 
     async def consume(body: bytes, msg: NatsMessage) -> None:
@@ -56,6 +59,7 @@ def work_consumer(
             log.error("poison work item terminated", extra={"subject": msg.raw_message.subject})
             await msg.reject()
             return
+        beat = asyncio.create_task(_in_progress(msg, spec.ack_wait / 3))
         try:
             await handler(item, msg)
         except Retry as retry:
@@ -66,6 +70,8 @@ def work_consumer(
             log.exception("work item failed; will be retried")
             await msg.nack(delay=RETRY_DELAY)
             return
+        finally:
+            beat.cancel()
         await msg.ack()
 
     return service.broker.subscriber(
@@ -77,6 +83,16 @@ def work_consumer(
         ack_policy=AckPolicy.MANUAL,
         max_workers=workers,
     )(consume)
+
+
+async def _in_progress(msg: NatsMessage, every: float) -> None:
+    """Tell the server, every ``every`` seconds, that the item is still being worked on."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await msg.in_progress()
+        except nats.errors.Error as exc:  # the ack wait may run out: the item is then redelivered
+            log.warning("progress not reported", extra={"error": type(exc).__name__})
 
 
 def batch_consumer(

@@ -69,6 +69,17 @@ def terminate(*pid_files: Path, timeout: float = 30.0) -> list[Path]:
     return list(running)
 
 
+def wait_gone(pid: int, timeout: float = 30.0) -> None:
+    """Return once ``pid`` has ended (reaped when it is our child); TimeoutError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"process {pid} still runs")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
 def _alive(pid: int) -> bool:
     """True while ``pid`` runs (reaping it when it is our exited child)."""
     try:

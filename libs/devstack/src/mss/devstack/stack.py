@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -27,7 +28,7 @@ from mss.devstack.layout import SERVICES, Layout
 from mss.devstack.nats import NatsConfig, start_nats
 from mss.devstack.ports import wait_listening
 from mss.devstack.postgres import PostgresConfig, is_running, start_postgres, stop_postgres
-from mss.devstack.processes import pid_alive, python_module, spawn, terminate
+from mss.devstack.processes import pid_alive, python_module, spawn, terminate, wait_gone
 
 SINKS = ("smarthost", "peer_operator")
 
@@ -45,6 +46,8 @@ class Stack:
         self.pki_folder = layout.home / "pki"
         self.pki: DemoPki | None = None
         """The demo PKI, once up."""
+        self.env: dict[str, str] = {}
+        """The services' environment, once up."""
 
     def pid_file(self, name: str) -> Path:
         """Pid file of a process we started."""
@@ -60,6 +63,7 @@ class Stack:
         env = self.layout.environment(url, pki)
         env["MSS_DIRECTORY_ADMIN_TOKENS"] = json.dumps({"local-admin": self.admin_token()})
         env["MSS_POLICY_PATIENT_HASH_KEY"] = self.secret("patient-hash-key")
+        self.env = env
         subprocess.run(
             python_module("mss.directory.seed", str(self.seed)), env={**os.environ, **env}, check=True
         )
@@ -90,12 +94,7 @@ class Stack:
                 pid_file=self.pid_file(f"sink-{sink}"),
             )
         for name in SERVICES:  # started together: each waits for the streams others own
-            spawn(
-                python_module(f"mss.{name}"),
-                log=self.logs / f"{name}.log",
-                pid_file=self.pid_file(name),
-                env=env,
-            )
+            self.start(name)
         for name in SERVICES:
             self.wait_ready(name)
         for sink in self.sinks:
@@ -161,6 +160,23 @@ class Stack:
             self.pid_file("nats").write_text(str(process.pid))
         if not (self.postgres.data / "PG_VERSION").exists() or not is_running(self.postgres):
             start_postgres(self.postgres)
+
+    def start(self, name: str) -> None:
+        """Start one service (after ``up``); ``wait_ready`` tells when it serves."""
+        spawn(
+            python_module(f"mss.{name}"),
+            log=self.logs / f"{name}.log",
+            pid_file=self.pid_file(name),
+            env=self.env,
+        )
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one service, as a crash would: no draining, nothing acknowledged after."""
+        pid = pid_alive(self.pid_file(name))
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            wait_gone(pid)
+        self.pid_file(name).unlink(missing_ok=True)
 
     def wait_ready(self, name: str, timeout: float = 60.0) -> None:
         """Poll the service's /readyz; fail with its log's tail when it dies or times out."""

@@ -14,11 +14,15 @@ from mss.devstack.ports import free_port
 @dataclass
 class Script:
     """How the sink answers: ``defer`` RCPTs get 451 this many times each before being accepted,
-    ``refuse`` ones always get 550; ``data_delay`` seconds are spent before answering DATA."""
+    ``refuse`` ones always get 550; with a ``gate``, DATA is answered only once it is set (a slow
+    destination the test releases when it chooses)."""
 
     defer: dict[str, int] = field(default_factory=dict)
     refuse: set[str] = field(default_factory=set)
-    data_delay: float = 0.0
+    gate: asyncio.Event | None = None
+    in_data: int = 0
+    most_in_data: int = 0
+    """Transactions waiting at DATA at once, at most (the sender's concurrency toward us)."""
     received: list[tuple[list[str], bytes]] = field(default_factory=list)
     """(recipients, content) of each accepted message."""
     attempts: int = 0
@@ -50,8 +54,14 @@ class _Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.script.data_delay:
-            await asyncio.sleep(self.script.data_delay)
+        script = self.script
+        if script.gate is not None:
+            script.in_data += 1
+            script.most_in_data = max(script.most_in_data, script.in_data)
+            try:
+                await script.gate.wait()
+            finally:
+                script.in_data -= 1
         self.script.received.append((list(envelope.rcpt_tos), envelope.original_content or b""))
         self.script.arrived.set()
         return "250 2.0.0 Ok: kept"

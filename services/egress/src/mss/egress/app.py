@@ -22,6 +22,7 @@ from mss.core.tls import PeerCertificate as TlsEvidence
 from mss.core.tls import client_context, dn_matches
 from mss.egress.domain import dsn
 from mss.egress.domain.outcome import Outcome, RecipientResult, parse_hop, retry_delay
+from mss.egress.domain.windows import Windows
 from mss.egress.relay import Attempt, Hop, relay
 from mss.egress.settings import EgressSettings
 from mss.v1 import (
@@ -55,6 +56,7 @@ class Egress:
         self.settings = settings
         files = settings.tls_files()
         self.tls = client_context(files) if files is not None else None
+        self.windows = Windows(settings.destination_concurrency, settings.destination_concurrency_max)
 
     def next_hop(self, recipient: Recipient) -> str | None:
         """Where a recipient goes: the smarthost of a proxy domain, or a peer operator's route."""
@@ -95,7 +97,10 @@ class Egress:
         deferred: dict[str, list[tuple[Recipient, str]]] = defaultdict(list)
         failures: list[dsn.Failure] = []
         for (hop, kind, _), recipients in groups.items():
-            done = await self.attempt(hop, kind, request, recipients, content, headers)
+            done = await self.attempt_in_window(hop, kind, request, recipients, content, headers)
+            if done is None:  # the destination is at its window: back in a moment, not counted
+                await self.put_back(request, hop or "", recipients, headers)
+                continue
             for result, recipient in zip(done.results, recipients, strict=True):
                 outcome, reply = result.outcome, result.reply
                 if outcome is Outcome.DEFERRED and expired:
@@ -225,6 +230,29 @@ class Egress:
             event.tls.CopyFrom(PeerCertificate(**asdict(tls)))
         await self.service.auditor.emit(event)
 
+    async def attempt_in_window(
+        self,
+        hop: str | None,
+        kind: int,
+        request: DeliveryRequested,
+        recipients: list[Recipient],
+        content: bytes,
+        headers: dict[str, str],
+    ) -> Attempt | None:
+        """The attempt, if the destination's concurrency window has room (None when it has not);
+        the destination's answer widens or narrows the window."""
+        if hop is None:
+            return await self.attempt(hop, kind, request, recipients, content, headers)
+        if not self.windows.acquire(hop):
+            return None
+        answered = False
+        try:
+            done = await self.attempt(hop, kind, request, recipients, content, headers)
+            answered = any(result.outcome is not Outcome.DEFERRED for result in done.results)
+            return done
+        finally:
+            self.windows.release(hop, answered)
+
     async def attempt(
         self,
         hop: str | None,
@@ -278,6 +306,17 @@ class Egress:
         if any(dn_matches(dn, certificate.subject_dn, certificate.common_name, mode) for dn in listed):
             return None
         return f"server certificate {certificate.subject_dn!r} is not listed for {domain}"
+
+    async def put_back(
+        self, request: DeliveryRequested, hop: str, recipients: list[Recipient], headers: dict[str, str]
+    ) -> None:
+        """Schedule recipients whose destination is at its concurrency window, without an attempt."""
+        later = DeliveryRequested()
+        later.CopyFrom(request)
+        del later.recipients[:]
+        later.recipients.extend(recipients)
+        due = datetime.now(UTC) + timedelta(seconds=self.settings.destination_busy_delay)
+        await queue.schedule(self.service.js, hop, later, due, headers)
 
     async def requeue(
         self,

@@ -22,6 +22,17 @@ class EgressSettings(ServiceSettings):
         description='Static routes of peer operator domains, JSON {"domain": "host:port"}',
     )
     workers: int = Field(default=16, description="Deliveries in flight")
+    destination_concurrency: int = Field(
+        default=5, ge=1, description="Simultaneous transactions a destination starts with (slow start)"
+    )
+    destination_concurrency_max: int = Field(
+        default=20, ge=1, description="Most simultaneous transactions to one destination"
+    )
+    destination_busy_delay: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds before a delivery to a destination at its window is tried again",
+    )
     connect_timeout: float = Field(default=30.0, description="SMTP connect timeout, seconds")
     command_timeout: float = Field(default=300.0, description="SMTP command timeout, seconds")
     retry_delays: list[float] = Field(

@@ -1,0 +1,127 @@
+"""Crash safety: egress and storage are killed (SIGKILL) in the middle of a run of 1,000 messages
+and started again; every accepted message reaches its recipients, none is lost. Duplicates are
+counted and reported: none where the receiver is ours (storage is idempotent on message and
+mailbox); at most the messages in flight at the kill where the receiver is another server."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from mss.devstack.layout import Layout
+from mss.devstack.stack import Stack
+from mss.testing import smtp
+from mss.testing.fixtures import DEMO, demo_seed
+
+pytestmark = pytest.mark.e2e
+
+SENDER = "contact@autre-operateur.mssante.fr"
+SAAS = "jean.martin@chu-demo.mssante.fr"
+PROXY = "claire.durand@ch-exemple.mssante.fr"
+TOTAL = 1000
+CONNECTIONS = 4
+_QUEUE_ID = re.compile(rb"\(mss\) id ([0-9A-Z]+);")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A backbone of its own: this test kills its services."""
+    home = tmp_path_factory.mktemp("crash")
+    layout = Layout.free(home, DEMO / "listeblanchemssante.xml")
+    backbone = Stack(layout, demo_seed(layout, home))
+    try:
+        backbone.up()
+        yield backbone
+    finally:
+        backbone.down()
+
+
+async def send_all(stack: Stack, sent: list[str], crash: asyncio.Event, restart: asyncio.Event) -> None:
+    """Send TOTAL messages over CONNECTIONS sessions, each to both recipients; flag the progress."""
+    assert stack.pki is not None
+    tls = smtp.client_tls(stack.pki.peer_operator, stack.pki.ca)
+
+    async def session(first: int) -> None:
+        client = await smtp.connect(stack.layout.peer_smtp, tls)
+        try:
+            for n in range(first, TOTAL, CONNECTIONS):
+                content = (
+                    f"Subject: crash {n}\r\nMessage-ID: <crash-{n}@autre>\r\n\r\nmessage {n}\r\n".encode()
+                )
+                refused, reply = await client.sendmail(SENDER, [SAAS, PROXY], content)
+                assert refused == {}, refused
+                sent.append(reply.rsplit(" ", 1)[1])
+                if len(sent) == TOTAL * 3 // 10:
+                    crash.set()
+                if len(sent) == TOTAL * 6 // 10:
+                    restart.set()
+        finally:
+            await client.quit()
+
+    await asyncio.gather(*(session(first) for first in range(CONNECTIONS)))
+
+
+def relayed_ids(folder: Path) -> Counter[str]:
+    """Queue id of each message the smarthost kept (from egress's Received header), with counts."""
+    found: Counter[str] = Counter()
+    for path in folder.glob("*.eml"):
+        match = _QUEUE_ID.search(path.read_bytes()[:2000])
+        if match:
+            found[match.group(1).decode()] += 1
+    return found
+
+
+@pytest.mark.timeout(420)
+async def test_killing_egress_and_storage_mid_run_loses_no_message(stack: Stack) -> None:
+    sent: list[str] = []
+    crash, restart = asyncio.Event(), asyncio.Event()
+    sending = asyncio.create_task(send_all(stack, sent, crash, restart))
+    await crash.wait()
+    for name in ("egress", "storage"):
+        await asyncio.to_thread(stack.kill, name)
+    await restart.wait()
+    for name in ("egress", "storage"):
+        stack.start(name)
+    for name in ("egress", "storage"):
+        await asyncio.to_thread(stack.wait_ready, name)
+    await sending
+    sent_at = time.monotonic()
+    assert len(set(sent)) == TOTAL
+
+    expected = set(sent)
+    folder = stack.layout.home / "mail" / "smarthost"
+    conn = await asyncpg.connect(stack.postgres.url())
+    try:
+        deadline = time.monotonic() + 180  # items in flight at the kill come back after one ack wait (30 s)
+        while True:
+            stored = await conn.fetch(
+                "SELECT message_id FROM stored_messages WHERE mailbox = $1 AND message_id = ANY($2::text[])",
+                SAAS,
+                list(expected),
+            )
+            relayed = relayed_ids(folder)
+            if ({r["message_id"] for r in stored} == expected and expected <= set(relayed)) or (
+                time.monotonic() > deadline
+            ):
+                break
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+    stored_ids = Counter(r["message_id"] for r in stored)
+    missing_stored = expected - set(stored_ids)
+    missing_relayed = expected - set(relayed)
+    duplicates_relayed = sum(count - 1 for queue_id, count in relayed.items() if queue_id in expected)
+    print(
+        f"\ncrash safety: {TOTAL} messages, egress and storage killed after {TOTAL * 3 // 10};"
+        f" stored {len(stored_ids)} (duplicates {sum(stored_ids.values()) - len(stored_ids)}),"
+        f" relayed {len(expected & set(relayed))} (duplicates {duplicates_relayed});"
+        f" all done {time.monotonic() - sent_at:.1f} s after the last acceptance"
+    )
+    assert not missing_stored, f"{len(missing_stored)} never stored"
+    assert not missing_relayed, f"{len(missing_relayed)} never relayed"
