@@ -30,6 +30,7 @@ from mss.directory.seed import apply_seed, load_seed
 from mss.directory.settings import DirectorySettings
 from mss.egress.app import build as build_egress
 from mss.egress.settings import EgressSettings
+from mss.ingress.dsn import DsnSMTP, RcptDsn
 from mss.policy.app import build as build_policy
 from mss.policy.settings import PolicySettings
 from mss.storage.app import build as build_storage
@@ -37,7 +38,7 @@ from mss.storage.settings import StorageSettings
 from mss.testing.fixtures import DEMO, RunningNats
 from mss.testing.inprocess import running
 from mss.testing.sinks import Script, scripted_sink
-from mss.v1 import AuditCode, AuditEvent, DeliveryRequested, Recipient, Route, RouteKind
+from mss.v1 import AuditCode, AuditEvent, DeliveryRequested, DsnRequest, Recipient, Route, RouteKind
 
 pytestmark = pytest.mark.integration
 
@@ -54,8 +55,17 @@ class Delivery:
     database_url: str
     nats_url: str
 
-    async def submit(self, recipients: list[str], hop: str, mail_from: str = JEAN) -> str:
-        """A message accepted for ``recipients`` of a proxy domain whose server is ``hop``."""
+    async def submit(
+        self,
+        recipients: list[str],
+        hop: str,
+        mail_from: str = JEAN,
+        notify: str = "",
+        dsn: DsnRequest | None = None,
+        kind: RouteKind.ValueType = RouteKind.ROUTE_KIND_PROXY,
+    ) -> str:
+        """A message accepted for ``recipients`` of a proxy domain whose server is ``hop`` (or, with
+        ``kind`` LOCAL, of our hosted mailboxes), with the DSN parameters given at ingress."""
         message_id = new_queue_id()
         request = DeliveryRequested(
             message_id=message_id,
@@ -63,14 +73,20 @@ class Delivery:
             recipients=[
                 Recipient(
                     address=r,
-                    route=Route(kind=RouteKind.ROUTE_KIND_PROXY, tenant_id="ch-exemple", next_hop=hop),
+                    route=Route(kind=kind, tenant_id="ch-exemple", next_hop=hop),
+                    notify=notify,
+                    orcpt=f"rfc822;{r.upper()}" if notify else "",
                 )
                 for r in recipients
             ],
             body=await put_blob(self.bus.jetstream(), message_id, CONTENT, 5),
+            dsn=dsn,
         )
         request.received_at.CopyFrom(now_timestamp())
-        await self.bus.jetstream().publish(subjects.DELIVER_REMOTE, encode(request))
+        local = kind == RouteKind.ROUTE_KIND_LOCAL
+        await self.bus.jetstream().publish(
+            subjects.DELIVER_LOCAL if local else subjects.DELIVER_REMOTE, encode(request)
+        )
         return message_id
 
     async def events(self, message_id: str, code: int, count: int = 1) -> list[AuditEvent]:
@@ -248,3 +264,47 @@ async def test_a_slow_destination_gets_its_window_and_never_the_workers_a_fast_o
             await delivery.events(message_id, AuditCode.AUDIT_CODE_RELAYED)
     assert len(slow_script.received) == 20
     assert not [e for e in delivery.audit if e.code == AuditCode.AUDIT_CODE_DEFERRED]  # waiting is no attempt
+
+
+async def test_success_is_reported_when_asked_and_nothing_when_never(delivery: Delivery) -> None:
+    script = Script(refuse={"nobody@ch-exemple.mssante.fr"})
+    async with scripted_sink(script) as hop:  # a server that does not offer DSN itself
+        silent = await delivery.submit(["nobody@ch-exemple.mssante.fr"], hop, notify="NEVER")
+        relayed = await delivery.submit(
+            ["claire.durand@ch-exemple.mssante.fr"], hop, notify="SUCCESS", dsn=DsnRequest(envid="CR-2026-42")
+        )
+        report = await delivery.report_for(relayed)
+    await delivery.events(silent, AuditCode.AUDIT_CODE_BOUNCED)
+    (block,) = status_fields(report)
+    assert (block["Action"], block["Status"]) == ("relayed", "2.0.0")
+    assert block["Original-Recipient"] == "rfc822;CLAIRE.DURAND@CH-EXEMPLE.MSSANTE.FR"
+    assert report["Subject"] == "Successful Mail Delivery Report"
+    assert "CR-2026-42" in report.as_string()
+    stored = await delivery.submit([JEAN], "", notify="SUCCESS,FAILURE", kind=RouteKind.ROUTE_KIND_LOCAL)
+    (block,) = status_fields(await delivery.report_for(stored))
+    assert (block["Action"], block["Final-Recipient"]) == ("delivered", f"rfc822; {JEAN}")
+    assert not [
+        e for e in delivery.audit if e.message_id == silent and e.code == AuditCode.AUDIT_CODE_REPORTED
+    ]
+
+
+async def test_a_next_hop_that_offers_dsn_gets_the_parameters_and_reports_success_itself(
+    delivery: Delivery,
+) -> None:
+    script = Script(offer_dsn=True)
+    async with scripted_sink(script, DsnSMTP) as hop:
+        message_id = await delivery.submit(
+            ["claire.durand@ch-exemple.mssante.fr"],
+            hop,
+            notify="SUCCESS",
+            dsn=DsnRequest(ret="HDRS", envid="e 1"),
+        )
+        await delivery.events(message_id, AuditCode.AUDIT_CODE_RELAYED)
+    assert script.dsn_seen == [RcptDsn("SUCCESS", "rfc822;CLAIRE.DURAND@CH-EXEMPLE.MSSANTE.FR")]
+    later = await delivery.submit(
+        ["nobody@ch-exemple.mssante.fr"], f"127.0.0.1:{free_port()}", notify="NEVER"
+    )
+    await delivery.events(later, AuditCode.AUDIT_CODE_DEFERRED)
+    assert not [
+        e for e in delivery.audit if e.message_id == message_id and e.code == AuditCode.AUDIT_CODE_REPORTED
+    ]

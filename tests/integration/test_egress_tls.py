@@ -10,7 +10,7 @@ from mss.devstack.pki import LocalPki
 from mss.devstack.ports import free_port
 from mss.devstack.sink import serve
 from mss.egress.domain.outcome import Outcome
-from mss.egress.relay import Hop, relay
+from mss.egress.relay import Envelope, Hop, relay
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +35,7 @@ async def send_to_peer(tmp_path: Path, server_dn: str, listed_dn: str):
         return await relay(
             Hop("127.0.0.1", port, client, accept),
             helo="mx.test",
-            mail_from="a@chu-demo.mssante.fr",
-            recipients=["dr@autre-operateur.mssante.fr"],
+            envelope=Envelope("a@chu-demo.mssante.fr", ["dr@autre-operateur.mssante.fr"]),
             content=b"Subject: x\r\n\r\nx\r\n",
             connect_timeout=10,
             command_timeout=10,

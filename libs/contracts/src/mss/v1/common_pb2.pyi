@@ -169,8 +169,16 @@ class Recipient(_message.Message):
 
     ADDRESS_FIELD_NUMBER: _builtins.int
     ROUTE_FIELD_NUMBER: _builtins.int
+    NOTIFY_FIELD_NUMBER: _builtins.int
+    ORCPT_FIELD_NUMBER: _builtins.int
     address: _builtins.str
     """The RCPT TO address, as given (lowercased domain)."""
+    notify: _builtins.str
+    """RFC 3461 NOTIFY, as the client gave it ("SUCCESS,FAILURE", "NEVER"); empty: not given
+    (failures are reported).
+    """
+    orcpt: _builtins.str
+    """RFC 3461 ORCPT, decoded: "rfc822;address" as the client first addressed it; empty: not given."""
     @_builtins.property
     def route(self) -> Global___Route:
         """Where it goes."""
@@ -180,14 +188,42 @@ class Recipient(_message.Message):
         *,
         address: _builtins.str = ...,
         route: Global___Route | None = ...,
+        notify: _builtins.str = ...,
+        orcpt: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["route", b"route"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "route", b"route"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "notify", b"notify", "orcpt", b"orcpt", "route", b"route"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Recipient: _TypeAlias = Recipient  # noqa: Y015
+
+@_typing.final
+class DsnRequest(_message.Message):
+    """What the sender asked to get back in a delivery status notification (RFC 3461)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RET_FIELD_NUMBER: _builtins.int
+    ENVID_FIELD_NUMBER: _builtins.int
+    ret: _builtins.str
+    """RET: "FULL" (the whole message) or "HDRS" (its headers, the default)."""
+    envid: _builtins.str
+    """ENVID, decoded: the sender's own id of the transaction, returned in every report."""
+    def __init__(
+        self,
+        *,
+        ret: _builtins.str = ...,
+        envid: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["envid", b"envid", "ret", b"ret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DsnRequest: _TypeAlias = DsnRequest  # noqa: Y015
 
 @_typing.final
 class PeerCertificate(_message.Message):

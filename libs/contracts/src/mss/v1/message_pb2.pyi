@@ -57,6 +57,7 @@ class MessageReceived(_message.Message):
     HEADER_MESSAGE_ID_FIELD_NUMBER: _builtins.int
     MSS_HEADERS_FIELD_NUMBER: _builtins.int
     XDM_ATTACHMENT_FIELD_NUMBER: _builtins.int
+    DSN_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     """Queue id given in the 250 reply; unique per accepted message."""
     mail_from: _builtins.str
@@ -87,6 +88,10 @@ class MessageReceived(_message.Message):
     def mss_headers(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Header summary: X-MSS-* headers, name to value, unchanged."""
 
+    @_builtins.property
+    def dsn(self) -> _common_pb2.DsnRequest:
+        """RET and ENVID given with MAIL FROM (RFC 3461)."""
+
     def __init__(
         self,
         *,
@@ -101,10 +106,11 @@ class MessageReceived(_message.Message):
         header_message_id: _builtins.str = ...,
         mss_headers: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         xdm_attachment: _builtins.bool = ...,
+        dsn: _common_pb2.DsnRequest | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "received_at", b"received_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "dsn", b"dsn", "received_at", b"received_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "client_address", b"client_address", "header_message_id", b"header_message_id", "helo", b"helo", "mail_from", b"mail_from", "message_id", b"message_id", "mss_headers", b"mss_headers", "received_at", b"received_at", "recipients", b"recipients", "sender_tenant_id", b"sender_tenant_id", "xdm_attachment", b"xdm_attachment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "client_address", b"client_address", "dsn", b"dsn", "header_message_id", b"header_message_id", "helo", b"helo", "mail_from", b"mail_from", "message_id", b"message_id", "mss_headers", b"mss_headers", "received_at", b"received_at", "recipients", b"recipients", "sender_tenant_id", b"sender_tenant_id", "xdm_attachment", b"xdm_attachment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -125,6 +131,7 @@ class DeliveryRequested(_message.Message):
     NOT_BEFORE_FIELD_NUMBER: _builtins.int
     LAST_REPLY_FIELD_NUMBER: _builtins.int
     CANCELLED_FIELD_NUMBER: _builtins.int
+    DSN_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     """Queue id of the message."""
     mail_from: _builtins.str
@@ -151,6 +158,10 @@ class DeliveryRequested(_message.Message):
     def not_before(self) -> _timestamp_pb2.Timestamp:
         """Retries: when this attempt was scheduled for (JetStream message schedule), for queue listings."""
 
+    @_builtins.property
+    def dsn(self) -> _common_pb2.DsnRequest:
+        """RET and ENVID given with MAIL FROM (RFC 3461)."""
+
     def __init__(
         self,
         *,
@@ -163,10 +174,11 @@ class DeliveryRequested(_message.Message):
         not_before: _timestamp_pb2.Timestamp | None = ...,
         last_reply: _builtins.str = ...,
         cancelled: _builtins.str = ...,
+        dsn: _common_pb2.DsnRequest | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "not_before", b"not_before", "received_at", b"received_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "dsn", b"dsn", "not_before", b"not_before", "received_at", b"received_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "cancelled", b"cancelled", "last_reply", b"last_reply", "mail_from", b"mail_from", "message_id", b"message_id", "not_before", b"not_before", "previous_attempts", b"previous_attempts", "received_at", b"received_at", "recipients", b"recipients"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "cancelled", b"cancelled", "dsn", b"dsn", "last_reply", b"last_reply", "mail_from", b"mail_from", "message_id", b"message_id", "not_before", b"not_before", "previous_attempts", b"previous_attempts", "received_at", b"received_at", "recipients", b"recipients"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -20,6 +20,10 @@ class Script:
     defer: dict[str, int] = field(default_factory=dict)
     refuse: set[str] = field(default_factory=set)
     gate: asyncio.Event | None = None
+    offer_dsn: bool = False
+    """Advertise DSN (RFC 3461); serve it with a protocol class that reads the parameters."""
+    dsn_seen: list[object] = field(default_factory=list)
+    """The DSN parameters each accepted RCPT came with (``session.dsn_rcpt``), in order."""
     in_data: int = 0
     most_in_data: int = 0
     """Transactions waiting at DATA at once, at most (the sender's concurrency toward us)."""
@@ -33,6 +37,12 @@ class Script:
 class _Handler:
     def __init__(self, script: Script) -> None:
         self.script = script
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-DSN", responses[-1]] if self.script.offer_dsn else responses
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -51,6 +61,7 @@ class _Handler:
             script.defer[address] -= 1
             return f"451 4.3.0 <{address}>: Temporary lookup failure"
         envelope.rcpt_tos.append(address)
+        script.dsn_seen.append(getattr(session, "dsn_rcpt", None))
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -68,12 +79,12 @@ class _Handler:
 
 
 @asynccontextmanager
-async def scripted_sink(script: Script) -> AsyncIterator[str]:
-    """Serve ``script`` on a free loopback port; yields "127.0.0.1:port"."""
+async def scripted_sink(script: Script, protocol: type[SMTP] = SMTP) -> AsyncIterator[str]:
+    """Serve ``script`` on a free loopback port with ``protocol``; yields "127.0.0.1:port"."""
     port = free_port()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(_Handler(script), decode_data=False, hostname="sink"), "127.0.0.1", port
+        lambda: protocol(_Handler(script), decode_data=False, hostname="sink"), "127.0.0.1", port
     )
     try:
         yield f"127.0.0.1:{port}"

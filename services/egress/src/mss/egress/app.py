@@ -12,18 +12,18 @@ from email.utils import formatdate
 from faststream.nats import NatsMessage
 from mss.bus import headers as hdr
 from mss.bus import queue, streams, subjects
-from mss.bus.blobs import get_blob, put_blob
+from mss.bus.blobs import get_blob
 from mss.bus.codec import encode
 from mss.bus.headers import trace_headers
+from mss.bus.reports import send_report
 from mss.bus.service import BusService
 from mss.bus.work import Retry, work_consumer
-from mss.core.ids import new_queue_id
+from mss.core import dsn
 from mss.core.tls import PeerCertificate as TlsEvidence
 from mss.core.tls import client_context, dn_matches
-from mss.egress.domain import dsn
 from mss.egress.domain.outcome import Outcome, RecipientResult, parse_hop, retry_delay
 from mss.egress.domain.windows import Windows
-from mss.egress.relay import Attempt, Hop, relay
+from mss.egress.relay import Attempt, Envelope, Hop, relay
 from mss.egress.settings import EgressSettings
 from mss.v1 import (
     AuditCode,
@@ -75,7 +75,7 @@ class Egress:
 
     async def on_deliver(self, request: DeliveryRequested, msg: NatsMessage) -> None:
         """Attempt delivery of every recipient; audit each; schedule a retry of the deferred ones
-        per destination; report the failed ones to the sender."""
+        per destination; report to the sender what it asked to hear of (RFC 3461 NOTIFY)."""
         trace_id, headers = trace_headers(msg.headers)
         attempt = request.previous_attempts + 1
         content = self.received_header(request) + await get_blob(self.service.js, request.body)
@@ -83,7 +83,7 @@ class Egress:
             reply = f"550 5.3.0 Delivery cancelled by the operator: {request.cancelled}"
             for recipient in request.recipients:
                 await self.audit(request, recipient, Outcome.BOUNCED, reply, "", attempt, trace_id, None)
-            cancelled = [dsn.Failure(r.address, reply) for r in request.recipients]
+            cancelled = [reported(r, reply, "", "failed") for r in request.recipients]
             await self.report(request, cancelled, content, headers, trace_id)
             return
         groups: dict[tuple[str | None, int, str], list[Recipient]] = defaultdict(list)
@@ -95,7 +95,8 @@ class Egress:
             groups[(self.next_hop(recipient), route, domain)].append(recipient)
         expired = time.time() - request.received_at.seconds > self.settings.max_lifetime
         deferred: dict[str, list[tuple[Recipient, str]]] = defaultdict(list)
-        failures: list[dsn.Failure] = []
+        failed: list[dsn.Outcome] = []
+        relayed: list[dsn.Outcome] = []
         for (hop, kind, _), recipients in groups.items():
             done = await self.attempt_in_window(hop, kind, request, recipients, content, headers)
             if done is None:  # the destination is at its window: back in a moment, not counted
@@ -108,57 +109,34 @@ class Egress:
                 if outcome is Outcome.DEFERRED:
                     deferred[hop or ""].append((recipient, reply))
                 elif outcome is Outcome.BOUNCED:
-                    failures.append(dsn.Failure(recipient.address, reply, hop or ""))
+                    failed.append(reported(recipient, reply, hop or "", "failed"))
+                elif not done.dsn:  # the next hop will not report: we say it was relayed
+                    relayed.append(reported(recipient, reply, hop or "", "relayed"))
                 await self.audit(request, recipient, outcome, reply, hop or "", attempt, trace_id, done.tls)
         for hop, waiting in deferred.items():
             await self.requeue(request, hop, waiting, attempt, headers)
-        if failures:
-            await self.report(request, failures, content, headers, trace_id)
+        for outcomes in (failed, relayed):
+            await self.report(request, outcomes, content, headers, trace_id)
 
     async def report(
         self,
         request: DeliveryRequested,
-        failures: list[dsn.Failure],
+        outcomes: list[dsn.Outcome],
         content: bytes,
         headers: dict[str, str],
         trace_id: str,
     ) -> None:
-        """Queue a delivery status notification to the sender (never to a null sender: no report
-        about a report), then audit it on the original message."""
-        if not request.mail_from:
-            log.info("no report to a null sender", extra={"message_id": request.message_id})
-            return
-        report_id = new_queue_id()
-        now = datetime.now(UTC)
-        body = dsn.build(
+        """Report to the sender the outcomes its recipients' NOTIFY asks for."""
+        notify = {r.address: r.notify for r in request.recipients}
+        await send_report(
+            self.service,
             reporting_mta=self.settings.hostname,
-            sender=request.mail_from,
-            queue_id=request.message_id,
-            arrival=request.received_at.ToDatetime(tzinfo=UTC),
-            now=now,
-            failures=failures,
+            request=request,
+            outcomes=[o for o in outcomes if dsn.wanted(notify.get(o.recipient, ""), o.action)],
             content=content,
-            boundary=f"{report_id}/{self.settings.hostname}",
-        )
-        item = DeliveryRequested(
-            message_id=report_id,
-            mail_from="",
-            recipients=[Recipient(address=request.mail_from)],
-            body=await put_blob(self.service.js, report_id, body, self.settings.publish_timeout),
-        )
-        item.received_at.FromDatetime(now)
-        key = f"report:{request.message_id}:{request.previous_attempts + 1}:{failures[0].recipient}"
-        await self.service.publish(subjects.REPORT, encode(item), {**headers, hdr.MSG_ID: key})
-        auditor = self.service.auditor
-        await auditor.emit(
-            auditor.event(
-                code=AuditCode.AUDIT_CODE_REPORTED,
-                message_id=request.message_id,
-                mail_from=request.mail_from,
-                reason=f"delivery status notification {report_id} to <{request.mail_from}>"
-                f" for {len(failures)} recipient(s)",
-                trace_id=trace_id,
-            )
+            headers=headers,
+            trace_id=trace_id,
+            timeout=self.settings.publish_timeout,
         )
 
     async def on_report(self, item: DeliveryRequested, msg: NatsMessage) -> None:
@@ -279,11 +257,16 @@ class Egress:
             if listed is None:
                 return deferred_all(addresses, "451 4.4.3 Policy not available to check the operator")
             target = Hop(host, port, self.tls, lambda cert: self.refusal(cert, domain, listed))
+        envelope = Envelope(
+            request.mail_from,
+            addresses,
+            dsn.envelope_options(request.dsn.ret, request.dsn.envid),
+            {r.address: dsn.recipient_options(r.notify, r.orcpt) for r in recipients},
+        )
         return await relay(
             target,
             helo=self.settings.hostname,
-            mail_from=request.mail_from,
-            recipients=addresses,
+            envelope=envelope,
             content=content,
             connect_timeout=self.settings.connect_timeout,
             command_timeout=self.settings.command_timeout,
@@ -335,6 +318,11 @@ class Egress:
         retry.last_reply = waiting[0][1]
         due = datetime.now(UTC) + timedelta(seconds=retry_delay(attempt, self.settings.retry_delays))
         await queue.schedule(self.service.js, hop, retry, due, headers)
+
+
+def reported(recipient: Recipient, reply: str, remote: str, action: str) -> dsn.Outcome:
+    """What a report says of one recipient."""
+    return dsn.Outcome(recipient.address, reply, remote, action, recipient.orcpt)
 
 
 def deferred_all(addresses: list[str], reply: str) -> Attempt:

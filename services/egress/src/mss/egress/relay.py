@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiosmtplib
 from mss.core.tls import PeerCertificate, peer_certificate
@@ -34,6 +34,19 @@ class Attempt:
 
     results: list[RecipientResult]
     tls: PeerCertificate | None = None
+    dsn: bool = False
+    """The next hop took the DSN parameters (RFC 3461): reports on success are its to send."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What one transaction sends: the sender, the recipients, and the DSN parameters given at
+    ingress (passed on only to a next hop that advertises DSN)."""
+
+    mail_from: str
+    recipients: list[str]
+    mail_options: list[str] = field(default_factory=list)
+    rcpt_options: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _all(recipients: list[str], outcome: Outcome, reply: str, tls: PeerCertificate | None = None) -> Attempt:
@@ -44,13 +57,14 @@ async def relay(
     hop: Hop,
     *,
     helo: str,
-    mail_from: str,
-    recipients: list[str],
+    envelope: Envelope,
     content: bytes,
     connect_timeout: float,
     command_timeout: float,
 ) -> Attempt:
-    """Send ``content`` to ``recipients`` through ``hop``; never raises for SMTP or TLS outcomes."""
+    """Send ``content`` to the envelope's recipients through ``hop``; never raises for SMTP or TLS
+    outcomes."""
+    recipients = envelope.recipients
     where = f"{hop.host}:{hop.port}"
     client = aiosmtplib.SMTP(
         hostname=hop.host,
@@ -79,7 +93,8 @@ async def relay(
             refusal = hop.accept_peer(tls) if hop.accept_peer is not None else None
             if refusal is not None:
                 return _all(recipients, Outcome.DEFERRED, f"451 4.7.5 {where}: {refusal}", tls)
-        return Attempt(await _transaction(client, mail_from, recipients, content, where), tls)
+        results, dsn = await _transaction(client, envelope, content, where)
+        return Attempt(results, tls, dsn)
     finally:
         if client.is_connected:
             try:
@@ -89,26 +104,45 @@ async def relay(
 
 
 async def _transaction(
-    client: aiosmtplib.SMTP, mail_from: str, recipients: list[str], content: bytes, where: str
-) -> list[RecipientResult]:
+    client: aiosmtplib.SMTP, envelope: Envelope, content: bytes, where: str
+) -> tuple[list[RecipientResult], bool]:
+    """EHLO unless done, MAIL, one RCPT per recipient (with its own DSN parameters when the hop
+    takes them), DATA; and whether the hop took the DSN parameters."""
+    recipients = envelope.recipients
+    results: dict[str, RecipientResult] = {}
+    dsn = False
     try:
-        refused, response = await client.sendmail(mail_from, recipients, content)
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        return [
-            RecipientResult(err.recipient, classify(err.code), f"{err.code} {err.message}")
-            for err in exc.recipients
-        ]
-    except aiosmtplib.SMTPResponseException as exc:
-        return _all(recipients, classify(exc.code), f"{exc.code} {exc.message}").results
-    except ValueError as exc:  # an address aiosmtplib cannot send safely
-        return _all(recipients, Outcome.BOUNCED, f"553 5.1.3 {exc}").results
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        return _all(recipients, Outcome.DEFERRED, f"451 4.4.2 {where}: {type(exc).__name__}: {exc}").results
-    results = []
-    for address in recipients:
-        if address in refused:
-            error = refused[address]
-            results.append(RecipientResult(address, classify(error.code), f"{error.code} {error.message}"))
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
+        dsn = client.supports_extension("dsn")
+        mail_options = [f"SIZE={len(content)}"] if client.supports_extension("size") else []
+        if dsn:
+            mail_options += envelope.mail_options
+        await client.mail(envelope.mail_from, options=mail_options)
+        accepted = []
+        for address in recipients:
+            try:
+                await client.rcpt(address, options=envelope.rcpt_options.get(address, []) if dsn else [])
+                accepted.append(address)
+            except aiosmtplib.SMTPRecipientRefused as err:
+                results[address] = RecipientResult(address, classify(err.code), f"{err.code} {err.message}")
+        if accepted:
+            response = await client.data(content)
+            for address in accepted:
+                results[address] = RecipientResult(address, Outcome.DELIVERED, f"250 {response.message}")
         else:
-            results.append(RecipientResult(address, Outcome.DELIVERED, f"250 {response}"))
-    return results
+            await client.rset()
+    except aiosmtplib.SMTPResponseException as exc:  # MAIL or DATA refused: every recipient left
+        for address in recipients:
+            results.setdefault(
+                address, RecipientResult(address, classify(exc.code), f"{exc.code} {exc.message}")
+            )
+    except ValueError as exc:  # an address aiosmtplib cannot send safely
+        for address in recipients:
+            results.setdefault(address, RecipientResult(address, Outcome.BOUNCED, f"553 5.1.3 {exc}"))
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        reply = f"451 4.4.2 {where}: {type(exc).__name__}: {exc}"
+        for address in recipients:  # all but those already refused for good are deferred
+            if address not in results or results[address].outcome is Outcome.DEFERRED:
+                results[address] = RecipientResult(address, Outcome.DEFERRED, reply)
+    return [results[address] for address in recipients], dsn

@@ -35,6 +35,7 @@ from mss.v1 import (
     BlobRef,
     ContentCheckReply,
     ContentCheckRequest,
+    DsnRequest,
     Listener,
     MessageReceived,
     PeerCertificate,
@@ -84,6 +85,8 @@ class Transaction:
     check_content: bool = False
     """An establishment concerned refuses malformed IHE XDM archives: policy checks them at end of DATA."""
     policy_version: str = ""
+    dsn: DsnRequest = field(default_factory=DsnRequest)
+    """RET and ENVID given with MAIL FROM."""
 
     def narrow(self, limit: int, whose: str) -> None:
         """Take a sender's or a recipient's limit into account."""
@@ -119,9 +122,10 @@ class IngressHandler:
     ) -> list[str]:
         """aiosmtpd's EHLO lines, without AUTH where no mechanism is offered."""
         session.host_name = hostname
-        if self.offers_auth:
-            return responses
-        return [line for line in responses if not line.startswith("250-AUTH")]
+        lines = (
+            responses if self.offers_auth else [line for line in responses if not line.startswith("250-AUTH")]
+        )
+        return [*lines[:-1], "250-DSN", lines[-1]]  # RFC 3461: see mss.ingress.dsn
 
     async def handle_exception(self, error: Exception) -> str:
         """A failed TLS handshake is a refusal, counted and logged in one line; anything else is
@@ -182,6 +186,9 @@ class IngressHandler:
         tx.narrow(verdict.max_message_bytes, "the sender's establishment")
         tx.check_content = verdict.check_content
         tx.policy_version = verdict.policy_version
+        mail_dsn = getattr(session, "dsn_mail", None)
+        if mail_dsn is not None:
+            tx.dsn = DsnRequest(ret=mail_dsn.ret, envid=mail_dsn.envid)
         if tx.limit and tx.declared_size > tx.limit:
             return replies.too_big(tx.declared_size, tx.limit, tx.limited_by)
         envelope.mail_from = address
@@ -228,7 +235,11 @@ class IngressHandler:
         tx.check_content = tx.check_content or verdict.check_content
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
-        tx.recipients.append(Recipient(address=address, route=verdict.route))
+        rcpt_dsn = getattr(session, "dsn_rcpt", None)
+        recipient = Recipient(address=address, route=verdict.route)
+        if rcpt_dsn is not None:
+            recipient.notify, recipient.orcpt = rcpt_dsn.notify, rcpt_dsn.orcpt
+        tx.recipients.append(recipient)
         return replies.S250_RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -287,6 +298,7 @@ class IngressHandler:
             header_message_id=header_id,
             mss_headers=mss_headers,
             xdm_attachment=xdm,
+            dsn=tx.dsn,
         )
         event.received_at.CopyFrom(now_timestamp())
         headers = {hdr.TRACEPARENT: traceparent(tx.trace_id), hdr.MSG_ID: tx.message_id}

@@ -13,9 +13,9 @@ import logging
 import ssl
 
 from mss.core.tls import server_context
+from mss.ingress.dsn import DsnSMTP
 from mss.ingress.handler import IngressHandler
 from mss.ingress.settings import IngressSettings
-from mss.ingress.smtp import FastSMTP
 from mss.ingress.submission import MECHANISMS
 from mss.v1 import Listener
 
@@ -40,10 +40,10 @@ class Listeners:
             Listener.LISTENER_SUBMISSION: server_context(files, require_client_cert=False),
         }
 
-    def protocol(self, listener: Listener.ValueType) -> FastSMTP:
+    def protocol(self, listener: Listener.ValueType) -> DsnSMTP:
         """One SMTP protocol instance per connection; SMTP AUTH only at submission, inside TLS."""
         offered = self.settings.auth_mechanisms if listener == Listener.LISTENER_SUBMISSION else []
-        return FastSMTP(
+        return DsnSMTP(
             self.handlers[listener],
             hostname=self.settings.hostname,
             ident="mss",

@@ -75,6 +75,7 @@ class Router:
                 recipients=recipients,
                 body=event.body,
                 received_at=event.received_at,
+                dsn=event.dsn,
             )
             await self.service.publish(
                 subject, encode(request), {**headers, hdr.MSG_ID: f"{event.message_id}:{subject}"}

@@ -8,8 +8,10 @@ from mss.bus import streams, subjects
 from mss.bus.blobs import get_blob
 from mss.bus.codec import decode, encode
 from mss.bus.headers import trace_headers
+from mss.bus.reports import send_report
 from mss.bus.service import BusService
 from mss.bus.work import work_consumer
+from mss.core import dsn
 from mss.db.pool import create_pool
 from mss.storage.mailbox import fetch_message, list_mailbox, store, usage
 from mss.storage.settings import StorageSettings
@@ -47,11 +49,13 @@ class Storage:
             await self._pool.close()
 
     async def on_deliver(self, request: DeliveryRequested, msg: NatsMessage) -> None:
-        """Write the message to each recipient's mailbox, then audit each delivery."""
-        trace_id, _ = trace_headers(msg.headers)
+        """Write the message to each recipient's mailbox, then audit each delivery; report it to
+        the sender when the recipient's NOTIFY asked for success (RFC 3461)."""
+        trace_id, headers = trace_headers(msg.headers)
         content = await get_blob(self.service.js, request.body)
+        delivered: list[dsn.Outcome] = []
         for recipient in request.recipients:
-            await store(
+            stored = await store(
                 self.pool,
                 mailbox=recipient.address,
                 message_id=request.message_id,
@@ -73,6 +77,19 @@ class Storage:
                     attempt=msg.raw_message.metadata.num_delivered or 1,
                 )
             )
+            if stored and dsn.wanted(recipient.notify, "delivered"):
+                reply = "250 2.0.0 stored in the hosted mailbox"
+                delivered.append(dsn.Outcome(recipient.address, reply, "", "delivered", recipient.orcpt))
+        await send_report(
+            self.service,
+            reporting_mta=self.settings.hostname,
+            request=request,
+            outcomes=delivered,
+            content=content,
+            headers=headers,
+            trace_id=trace_id,
+            timeout=self.settings.publish_timeout,
+        )
 
     async def on_usage(self, body: bytes, headers: dict[str, str]) -> bytes:
         """MailboxUsageRequest → MailboxUsageReply (asked by policy at RCPT time)."""

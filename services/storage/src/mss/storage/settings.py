@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from mss.core.settings import DatabaseSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -13,3 +15,5 @@ class StorageSettings(DatabaseSettings):
     model_config = SettingsConfigDict(env_prefix="MSS_STORAGE_", extra="ignore")
 
     workers: int = Field(default=8, description="Deliveries written concurrently")
+    hostname: str = Field(default_factory=socket.getfqdn, description="Reporting MTA of delivery reports")
+    publish_timeout: float = Field(default=5.0, description="Bound on a durable publish, seconds")
