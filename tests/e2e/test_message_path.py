@@ -204,3 +204,41 @@ async def fetch_timeline_with(url: str, want: int, timeout: float = 30.0) -> dic
             return body
         await asyncio.sleep(0.05)
     raise AssertionError(f"timeline incomplete after {timeout} s: {body}")
+
+
+def disposition_notification(original_id: str, disposition: str) -> bytes:
+    """An RFC 8098 MDN from Jean about the message whose Message-ID is ``original_id``."""
+    return (
+        f"From: <{SAAS_PER}>\r\nTo: <{SENDER}>\r\nSubject: Lu : mdn\r\nMessage-ID: <mdn-1@chu-demo>\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=disposition-notification; boundary="mdn"\r\n\r\n'
+        "--mdn\r\nContent-Type: text/plain\r\n\r\nVotre message a ete affiche.\r\n"
+        "--mdn\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        "Reporting-UA: webmail.chu-demo.mssante.fr\r\n"
+        f"Final-Recipient: rfc822; {SAAS_PER}\r\nOriginal-Message-ID: {original_id}\r\n"
+        f"Disposition: manual-action/MDN-sent-manually; {disposition}\r\n\r\n--mdn--\r\n"
+    ).encode()
+
+
+async def test_a_read_notification_shows_in_the_original_messages_timeline(backbone: Stack, audit) -> None:
+    assert backbone.pki is not None
+    queue_id = await send(backbone, [SAAS_PER], simple_message("to-be-read"))
+    await audit.wait_for(queue_id, AuditCode.AUDIT_CODE_STORED, SAAS_PER)
+    client = await smtp.connect(backbone.layout.submission, smtp.client_tls(None, backbone.pki.ca))
+    try:
+        await client.login(SAAS_PER, backbone.demo_passwords()[SAAS_PER])
+        mdn = disposition_notification("<to-be-read@autre-operateur.mssante.fr>", "displayed")
+        refused, reply = await client.sendmail("", [SENDER], mdn)  # an MDN goes from the null sender
+    finally:
+        await client.quit()
+    assert refused == {}
+    notified = await audit.wait_for(reply.rsplit(" ", 1)[1], AuditCode.AUDIT_CODE_DISPOSITION_NOTIFIED)
+    assert (notified.recipient, notified.original_message_id) == (
+        SAAS_PER,
+        "<to-be-read@autre-operateur.mssante.fr>",
+    )
+    url = f"http://127.0.0.1:{backbone.layout.http['tracing']}/api/v1/messages/{queue_id}"
+    timeline = await fetch_timeline_with(url, want=4)  # accepted, routed, stored, notified
+    assert timeline["events"][-1]["event"] == "DISPOSITION_NOTIFIED"
+    assert timeline["events"][-1]["notification"] == reply.rsplit(" ", 1)[1]
+    assert timeline["recipients"][SAAS_PER]["disposition"] == "displayed (manual-action/MDN-sent-manually)"

@@ -81,6 +81,7 @@ ROWS = [
         NO_VALID,
         audited="policy",
     ),
+    Row("recipient.accepted", [JEAN], [OK], QUEUED, mail_from="", peer=True),  # another operator's report
     Row(
         "recipient.unknown",
         ["{box}"],

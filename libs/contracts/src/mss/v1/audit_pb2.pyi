@@ -49,6 +49,11 @@ class _AuditCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditCode.V
     """The router split the message into deliveries."""
     AUDIT_CODE_CONTENT_INSPECTED: _AuditCode.ValueType  # 301
     """Policy inspected the message's IHE XDM archive: documents, patient (keyed hash), problems."""
+    AUDIT_CODE_DISPOSITION_NOTIFIED: _AuditCode.ValueType  # 302
+    """The message is a disposition notification (RFC 8098 MDN) about the message whose Message-ID
+    is `original_message_id`: `recipient` is who it is from, `reason` the disposition
+    ("displayed", "processed", "deleted", "failed"…). The original's timeline shows it.
+    """
     AUDIT_CODE_STORED: _AuditCode.ValueType  # 400
     """Storage wrote the message to a hosted mailbox."""
     AUDIT_CODE_RELAYED: _AuditCode.ValueType  # 500
@@ -97,6 +102,11 @@ AUDIT_CODE_MESSAGE_ROUTED: AuditCode.ValueType  # 300
 """The router split the message into deliveries."""
 AUDIT_CODE_CONTENT_INSPECTED: AuditCode.ValueType  # 301
 """Policy inspected the message's IHE XDM archive: documents, patient (keyed hash), problems."""
+AUDIT_CODE_DISPOSITION_NOTIFIED: AuditCode.ValueType  # 302
+"""The message is a disposition notification (RFC 8098 MDN) about the message whose Message-ID
+is `original_message_id`: `recipient` is who it is from, `reason` the disposition
+("displayed", "processed", "deleted", "failed"…). The original's timeline shows it.
+"""
 AUDIT_CODE_STORED: AuditCode.ValueType  # 400
 """Storage wrote the message to a hosted mailbox."""
 AUDIT_CODE_RELAYED: AuditCode.ValueType  # 500
@@ -181,6 +191,8 @@ class AuditEvent(_message.Message):
     PATIENT_HASH_FIELD_NUMBER: _builtins.int
     RULE_FIELD_NUMBER: _builtins.int
     POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    HEADER_MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    ORIGINAL_MESSAGE_ID_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id of this event (idempotency key for the timeline store)."""
     code: Global___AuditCode.ValueType
@@ -219,6 +231,10 @@ class AuditEvent(_message.Message):
     """The policy rule behind a verdict (see docs/policy.md), e.g. "recipient.unknown"."""
     policy_version: _builtins.str
     """Version of the policy rules and settings behind a verdict."""
+    header_message_id: _builtins.str
+    """MESSAGE_ACCEPTED: the message's Message-ID header, to which later notifications refer."""
+    original_message_id: _builtins.str
+    """DISPOSITION_NOTIFIED: the Message-ID of the message the notification is about."""
     @_builtins.property
     def at(self) -> _timestamp_pb2.Timestamp:
         """When it happened."""
@@ -250,10 +266,12 @@ class AuditEvent(_message.Message):
         patient_hash: _builtins.str = ...,
         rule: _builtins.str = ...,
         policy_version: _builtins.str = ...,
+        header_message_id: _builtins.str = ...,
+        original_message_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "tls", b"tls"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "attempt", b"attempt", "code", b"code", "directory_version", b"directory_version", "event_id", b"event_id", "mail_from", b"mail_from", "message_id", b"message_id", "next_hop", b"next_hop", "patient_hash", b"patient_hash", "policy_version", b"policy_version", "reason", b"reason", "recipient", b"recipient", "reply", b"reply", "rule", b"rule", "service", b"service", "status", b"status", "tenant_id", b"tenant_id", "tls", b"tls", "trace_id", b"trace_id", "trust_list_version", b"trust_list_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "attempt", b"attempt", "code", b"code", "directory_version", b"directory_version", "event_id", b"event_id", "header_message_id", b"header_message_id", "mail_from", b"mail_from", "message_id", b"message_id", "next_hop", b"next_hop", "original_message_id", b"original_message_id", "patient_hash", b"patient_hash", "policy_version", b"policy_version", "reason", b"reason", "recipient", b"recipient", "reply", b"reply", "rule", b"rule", "service", b"service", "status", b"status", "tenant_id", b"tenant_id", "tls", b"tls", "trace_id", b"trace_id", "trust_list_version", b"trust_list_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

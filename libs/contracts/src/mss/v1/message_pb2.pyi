@@ -58,6 +58,7 @@ class MessageReceived(_message.Message):
     MSS_HEADERS_FIELD_NUMBER: _builtins.int
     XDM_ATTACHMENT_FIELD_NUMBER: _builtins.int
     DSN_FIELD_NUMBER: _builtins.int
+    DISPOSITION_NOTIFICATION_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     """Queue id given in the 250 reply; unique per accepted message."""
     mail_from: _builtins.str
@@ -72,6 +73,8 @@ class MessageReceived(_message.Message):
     """Header summary: Message-ID header value."""
     xdm_attachment: _builtins.bool
     """The body names an IHE_XDM.ZIP attachment: policy inspects it after routing."""
+    disposition_notification: _builtins.bool
+    """The message is a disposition notification (RFC 8098 MDN): policy links it to the original."""
     @_builtins.property
     def received_at(self) -> _timestamp_pb2.Timestamp:
         """When the end of DATA was received."""
@@ -107,10 +110,11 @@ class MessageReceived(_message.Message):
         mss_headers: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         xdm_attachment: _builtins.bool = ...,
         dsn: _common_pb2.DsnRequest | None = ...,
+        disposition_notification: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "dsn", b"dsn", "received_at", b"received_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "client_address", b"client_address", "dsn", b"dsn", "header_message_id", b"header_message_id", "helo", b"helo", "mail_from", b"mail_from", "message_id", b"message_id", "mss_headers", b"mss_headers", "received_at", b"received_at", "recipients", b"recipients", "sender_tenant_id", b"sender_tenant_id", "xdm_attachment", b"xdm_attachment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "client_address", b"client_address", "disposition_notification", b"disposition_notification", "dsn", b"dsn", "header_message_id", b"header_message_id", "helo", b"helo", "mail_from", b"mail_from", "message_id", b"message_id", "mss_headers", b"mss_headers", "received_at", b"received_at", "recipients", b"recipients", "sender_tenant_id", b"sender_tenant_id", "xdm_attachment", b"xdm_attachment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -167,7 +167,7 @@ class IngressHandler:
         facts = peer_certificate(ssl_object)
         request = SenderCheckRequest(
             message_id=tx.message_id,
-            mail_from=address,
+            mail_from=null_to_empty(address),
             client_address=peer_ip(session),
             listener=self.listener,
         )
@@ -207,7 +207,7 @@ class IngressHandler:
         tx = transaction(envelope)
         request = RecipientCheckRequest(
             message_id=tx.message_id,
-            mail_from=envelope.mail_from,
+            mail_from=sender(envelope),
             recipient=address,
             client_address=peer_ip(session),
             listener=self.listener,
@@ -287,16 +287,17 @@ class IngressHandler:
             if refused is not None:
                 await self._forget(body)
                 return refused
-        header_id, mss_headers = summarise(content)
+        summary = summarise(content)
         event = MessageReceived(
             message_id=tx.message_id,
-            mail_from=envelope.mail_from or "",
+            mail_from=sender(envelope),
             recipients=tx.recipients,
             body=body,
             client_address=peer_ip(session),
             helo=session.host_name or "",
-            header_message_id=header_id,
-            mss_headers=mss_headers,
+            header_message_id=summary.message_id,
+            mss_headers=summary.mss,
+            disposition_notification=summary.disposition_notification,
             xdm_attachment=xdm,
             dsn=tx.dsn,
         )
@@ -315,6 +316,7 @@ class IngressHandler:
             trust_list_version=tx.trust_list_version,
             directory_version=tx.directory_version,
             policy_version=tx.policy_version,
+            header_message_id=summary.message_id,
             trace_id=tx.trace_id,
         )
         published, audited = await asyncio.gather(
@@ -350,7 +352,7 @@ class IngressHandler:
 
     async def _check_content(self, envelope: Envelope, tx: Transaction, body: BlobRef) -> str | None:
         """Policy's verdict on the stored body's IHE XDM archives: None when accepted, else the reply."""
-        request = ContentCheckRequest(message_id=tx.message_id, mail_from=envelope.mail_from or "", body=body)
+        request = ContentCheckRequest(message_id=tx.message_id, mail_from=sender(envelope), body=body)
         verdict = await self.ask(
             subjects.CONTENT_CHECK, request, ContentCheckReply, tx.trace_id, self.settings.content_timeout
         )
@@ -375,7 +377,7 @@ class IngressHandler:
             code=AuditCode.AUDIT_CODE_RCPT_REFUSED,
             message_id=tx.message_id,
             recipient=address,
-            mail_from=envelope.mail_from or "",
+            mail_from=sender(envelope),
             status=RecipientStatus.RECIPIENT_STATUS_REFUSED,
             reply=reply,
             reason=f"declared size {tx.declared_size} bytes",
@@ -393,7 +395,7 @@ class IngressHandler:
         event = auditor.event(
             code=AuditCode.AUDIT_CODE_MESSAGE_REFUSED,
             message_id=tx.message_id,
-            mail_from=envelope.mail_from or "",
+            mail_from=sender(envelope),
             status=RecipientStatus.RECIPIENT_STATUS_REFUSED,
             reply=reply,
             reason=reason + (f"; authenticated as {tx.identity}" if tx.identity else ""),
@@ -452,6 +454,17 @@ def over_quota(size: int, address: str, quota: int, free: int) -> tuple[Rule, st
     if size > free:
         return rules.RECIPIENT_QUOTA_FULL, rules.RECIPIENT_QUOTA_FULL.reply(address=address)
     return None
+
+
+def null_to_empty(address: str) -> str:
+    """The reverse-path as policy and events know it: "" for the null one (aiosmtpd gives "<>",
+    and keeps it so in ``envelope.mail_from``, which must stay truthy for its RCPT TO)."""
+    return "" if address.strip() == "<>" else address
+
+
+def sender(envelope: Envelope) -> str:
+    """The envelope's reverse-path as policy and events know it ("" for reports: DSN, MDN)."""
+    return null_to_empty(envelope.mail_from or "")
 
 
 def _declared_size(options: list[str]) -> int:

@@ -1,7 +1,9 @@
-"""A summary of the header section for events: Message-ID and the X-MSS-* headers, unchanged."""
+"""A summary of the header section for events: Message-ID, the X-MSS-* headers unchanged, and
+whether the message is a disposition notification (RFC 8098 MDN)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
@@ -16,13 +18,27 @@ def header_section(content: bytes) -> bytes:
     return content[: end if end >= 0 else MAX_HEADER_BYTES]
 
 
-def summarise(content: bytes) -> tuple[str, dict[str, str]]:
-    """(Message-ID value, {X-MSS-* name: value}) of a message; raw values, unfolded."""
+@dataclass(frozen=True)
+class Summary:
+    """What events say of a message's headers (raw values, unfolded)."""
+
+    message_id: str = ""
+    mss: dict[str, str] = field(default_factory=dict)
+    disposition_notification: bool = False
+
+
+def summarise(content: bytes) -> Summary:
+    """The summary of a message's header section."""
     parsed = BytesHeaderParser(policy=compat32).parsebytes(header_section(content) + b"\r\n\r\n")
-    message_id = " ".join(str(parsed.get("Message-ID", "")).split())
     mss = {
         name: " ".join(str(value).split())
         for name, value in parsed.items()
         if name.lower().startswith("x-mss-")
     }
-    return message_id, mss
+    report_type = str(parsed.get_param("report-type", "", header="content-type") or "").lower()
+    return Summary(
+        message_id=" ".join(str(parsed.get("Message-ID", "")).split()),
+        mss=mss,
+        disposition_notification=parsed.get_content_type() == "multipart/report"
+        and report_type == "disposition-notification",
+    )

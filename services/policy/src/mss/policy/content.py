@@ -18,6 +18,7 @@ from mss.bus.codec import decode, encode
 from mss.bus.service import BusService
 from mss.core import rules
 from mss.core.errors import DataError
+from mss.policy.domain import mdn
 from mss.policy.domain.refusal import refusal
 from mss.policy.domain.xdm import XdmReport, inspect
 from mss.v1 import AuditCode, ContentCheckReply, ContentCheckRequest, MessageReceived, Verdict
@@ -72,6 +73,30 @@ class ContentInspector:
     async def on_check(self, body: bytes, headers: dict[str, str]) -> bytes:
         """NATS request handler."""
         return encode(await self.check(decode(ContentCheckRequest, body)))
+
+    async def disposition(self, event: MessageReceived, trace_id: str) -> None:
+        """Link a disposition notification (RFC 8098) to the message it is about, by Message-ID."""
+        try:
+            body = await get_blob(self.service.js, event.body)
+        except DataError as exc:
+            log.warning("notification not read", extra={"message_id": event.message_id, "error": exc.message})
+            return
+        found = await asyncio.to_thread(mdn.read, body)
+        if found is None:
+            log.info("notification without a usable disposition", extra={"message_id": event.message_id})
+            return
+        auditor = self.service.auditor
+        await auditor.emit(
+            auditor.event(
+                code=AuditCode.AUDIT_CODE_DISPOSITION_NOTIFIED,
+                message_id=event.message_id,
+                mail_from=event.mail_from,
+                recipient=found.final_recipient,
+                reason=f"{found.disposition} ({found.mode})",
+                original_message_id=found.original_message_id,
+                trace_id=trace_id,
+            )
+        )
 
     async def inspect(self, event: MessageReceived, trace_id: str) -> None:
         """Audit the message's XDM archives, if any (a missing body is logged and skipped)."""

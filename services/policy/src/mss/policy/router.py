@@ -80,8 +80,14 @@ class Router:
             await self.service.publish(
                 subject, encode(request), {**headers, hdr.MSG_ID: f"{event.message_id}:{subject}"}
             )
-        if event.xdm_attachment:  # after the deliveries: inspection never delays them
-            try:
-                await self.content.inspect(event, trace_id)
-            except Exception:  # a flaw in inspection must not make the routing retried forever
-                log.exception("content inspection failed", extra={"message_id": event.message_id})
+        # After the deliveries: reading the content never delays them, and a flaw in it must not
+        # make the routing retried forever.
+        for wanted, read in (
+            (event.xdm_attachment, self.content.inspect),
+            (event.disposition_notification, self.content.disposition),
+        ):
+            if wanted:
+                try:
+                    await read(event, trace_id)
+                except Exception:
+                    log.exception("content not read", extra={"message_id": event.message_id})

@@ -11,10 +11,22 @@ from mss.v1 import AuditCode, AuditEvent, RecipientStatus
 _INSERT = """
 INSERT INTO audit_events (event_id, message_id, code, service, at, tenant_id, recipient, status,
     reply, reason, trust_list_version, directory_version, trace_id, attempt, mail_from, next_hop,
-    patient_hash, rule, policy_version)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+    patient_hash, rule, policy_version, header_message_id, original_message_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 ON CONFLICT (event_id) DO NOTHING
 """
+
+
+_TIMELINE = """
+SELECT * FROM audit_events WHERE message_id = $1
+UNION ALL
+SELECT * FROM audit_events
+WHERE original_message_id <> '' AND original_message_id IN (
+    SELECT header_message_id FROM audit_events
+    WHERE message_id = $1 AND code = 200 AND header_message_id <> '')
+ORDER BY at, seq
+"""
+"""A message's own events, and the disposition notifications (MDN) that refer to its Message-ID."""
 
 
 def _row(event: AuditEvent) -> tuple[object, ...]:
@@ -38,6 +50,8 @@ def _row(event: AuditEvent) -> tuple[object, ...]:
         event.patient_hash,
         event.rule,
         event.policy_version,
+        event.header_message_id,
+        event.original_message_id,
     )
 
 
@@ -55,7 +69,7 @@ def _name(enum: Any, value: int, prefix: str) -> str:
 
 async def timeline(pool: asyncpg.Pool, message_id: str) -> dict[str, Any] | None:
     """The ordered timeline of a message with each recipient's latest status; None if unknown."""
-    rows = await pool.fetch("SELECT * FROM audit_events WHERE message_id = $1 ORDER BY at, seq", message_id)
+    rows = await pool.fetch(_TIMELINE, message_id)
     if not rows:
         return None
     events = []
@@ -79,9 +93,14 @@ async def timeline(pool: asyncpg.Pool, message_id: str) -> dict[str, Any] | None
             "patient_hash": row["patient_hash"],
             "rule": row["rule"],
             "policy_version": row["policy_version"],
+            "about": row["original_message_id"],
+            "notification": row["message_id"] if row["message_id"] != message_id else "",
         }
         events.append(event)
-        if row["recipient"] and row["status"]:
+        if row["code"] == AuditCode.AUDIT_CODE_DISPOSITION_NOTIFIED and row["message_id"] != message_id:
+            state = recipients.setdefault(row["recipient"], {"attempts": 0})
+            state["disposition"] = row["reason"]
+        elif row["recipient"] and row["status"]:
             state = recipients.setdefault(row["recipient"], {"attempts": 0})
             state.update(status=event["status"], reply=row["reply"], at=event["at"])
             state["attempts"] = max(state["attempts"], row["attempt"])
