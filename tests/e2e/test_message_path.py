@@ -81,7 +81,7 @@ async def test_saas_mailbox_stores_the_exact_bytes(backbone: Stack, audit, bus) 
         (
             await bus.request(
                 subjects.MAILBOX_LIST,
-                encode(MailboxListRequest(tenant_id="chu-demo", mailbox=SAAS_PER)),
+                encode(MailboxListRequest(identity=SAAS_PER, mailbox=SAAS_PER)),
                 timeout=5,
             )
         ).data,
@@ -92,7 +92,7 @@ async def test_saas_mailbox_stores_the_exact_bytes(backbone: Stack, audit, bus) 
         (
             await bus.request(
                 subjects.MESSAGE_FETCH,
-                encode(MessageFetchRequest(tenant_id="chu-demo", mailbox=SAAS_PER, message_id=queue_id)),
+                encode(MessageFetchRequest(identity=SAAS_PER, mailbox=SAAS_PER, message_id=queue_id)),
                 timeout=5,
             )
         ).data,
@@ -101,7 +101,7 @@ async def test_saas_mailbox_stores_the_exact_bytes(backbone: Stack, audit, bus) 
     assert fetched.content == content
 
 
-async def test_other_tenant_cannot_list_the_mailbox(backbone: Stack, audit, bus) -> None:
+async def test_someone_of_another_establishment_cannot_list_the_mailbox(backbone: Stack, audit, bus) -> None:
     queue_id = await send(backbone, [SAAS_PER], simple_message("isolation"))
     await audit.wait_for(queue_id, AuditCode.AUDIT_CODE_STORED, SAAS_PER)
     listing = decode(
@@ -109,12 +109,13 @@ async def test_other_tenant_cannot_list_the_mailbox(backbone: Stack, audit, bus)
         (
             await bus.request(
                 subjects.MAILBOX_LIST,
-                encode(MailboxListRequest(tenant_id="ch-exemple", mailbox=SAAS_PER)),
+                encode(MailboxListRequest(identity=PROXY_PER, mailbox=SAAS_PER)),
                 timeout=5,
             )
         ).data,
     )
     assert list(listing.entries) == []
+    assert listing.error == "no such mailbox for this identity"
 
 
 def relayed(folder: Path, queue_id: str) -> bytes:

@@ -163,7 +163,7 @@ async def test_postfix_relays_to_us_over_mutual_tls(postfix: PostfixPeer, audit,
     await audit.wait_for(mss_id, AuditCode.AUDIT_CODE_STORED, SAAS)
     reply = await bus.request(
         subjects.MESSAGE_FETCH,
-        encode(MessageFetchRequest(tenant_id="chu-demo", mailbox=SAAS, message_id=mss_id)),
+        encode(MessageFetchRequest(identity=SAAS, mailbox=SAAS, message_id=mss_id)),
         timeout=5,
     )
     fetched = decode(MessageFetchReply, reply.data)

@@ -541,3 +541,49 @@ class SearchReply(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SearchReply: _TypeAlias = SearchReply  # noqa: Y015
+
+@_typing.final
+class MailboxesRequest(_message.Message):
+    """Which mailboxes an authenticated identity acts for (reads, sends as)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDENTITY_FIELD_NUMBER: _builtins.int
+    identity: _builtins.str
+    """The identity, as AuthenticateReply names it: a mailbox address or "RPPS 10001234567"."""
+    def __init__(
+        self,
+        *,
+        identity: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MailboxesRequest: _TypeAlias = MailboxesRequest  # noqa: Y015
+
+@_typing.final
+class MailboxesReply(_message.Message):
+    """The directory's answer to a MailboxesRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAILBOXES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def mailboxes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Its own mailboxes and the organisational ones delegated to it (empty: none, or unknown)."""
+
+    def __init__(
+        self,
+        *,
+        mailboxes: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mailboxes", b"mailboxes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MailboxesReply: _TypeAlias = MailboxesReply  # noqa: Y015

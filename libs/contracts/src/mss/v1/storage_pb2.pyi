@@ -21,25 +21,33 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class MailboxListRequest(_message.Message):
-    """List the messages of one hosted mailbox."""
+    """List the messages of one hosted mailbox, for an identity the directory lets act for it."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
     MAILBOX_FIELD_NUMBER: _builtins.int
+    IDENTITY_FIELD_NUMBER: _builtins.int
+    FOLDER_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     """Tenant asking; only its own mailboxes are visible."""
     mailbox: _builtins.str
     """Mailbox address."""
+    identity: _builtins.str
+    """Who asks (a mailbox address or "RPPS n", as authenticated); required."""
+    folder: _builtins.str
+    """Only this folder (empty: every folder)."""
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
         mailbox: _builtins.str = ...,
+        identity: _builtins.str = ...,
+        folder: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["mailbox", b"mailbox", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["folder", b"folder", "identity", b"identity", "mailbox", b"mailbox", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -56,6 +64,8 @@ class MailboxEntry(_message.Message):
     SHA256_FIELD_NUMBER: _builtins.int
     STORED_AT_FIELD_NUMBER: _builtins.int
     MAIL_FROM_FIELD_NUMBER: _builtins.int
+    FOLDER_FIELD_NUMBER: _builtins.int
+    FLAGS_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     """Queue id of the message."""
     size: _builtins.int
@@ -64,9 +74,15 @@ class MailboxEntry(_message.Message):
     """SHA-256 of the stored bytes."""
     mail_from: _builtins.str
     """Envelope sender."""
+    folder: _builtins.str
+    """Folder: INBOX, Sent, Archive, Trash, or one the user made."""
     @_builtins.property
     def stored_at(self) -> _timestamp_pb2.Timestamp:
         """When storage wrote it."""
+
+    @_builtins.property
+    def flags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Flags (IMAP-style: \\\\Seen, \\\\Flagged, \\\\Answered… or keywords)."""
 
     def __init__(
         self,
@@ -76,10 +92,12 @@ class MailboxEntry(_message.Message):
         sha256: _builtins.str = ...,
         stored_at: _timestamp_pb2.Timestamp | None = ...,
         mail_from: _builtins.str = ...,
+        folder: _builtins.str = ...,
+        flags: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["stored_at", b"stored_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["mail_from", b"mail_from", "message_id", b"message_id", "sha256", b"sha256", "size", b"size", "stored_at", b"stored_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flags", b"flags", "folder", b"folder", "mail_from", b"mail_from", "message_id", b"message_id", "sha256", b"sha256", "size", b"size", "stored_at", b"stored_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -122,22 +140,26 @@ class MessageFetchRequest(_message.Message):
     TENANT_ID_FIELD_NUMBER: _builtins.int
     MAILBOX_FIELD_NUMBER: _builtins.int
     MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    IDENTITY_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     """Tenant asking."""
     mailbox: _builtins.str
     """Mailbox address."""
     message_id: _builtins.str
     """Queue id of the message."""
+    identity: _builtins.str
+    """Who asks; required."""
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
         mailbox: _builtins.str = ...,
         message_id: _builtins.str = ...,
+        identity: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["mailbox", b"mailbox", "message_id", b"message_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "mailbox", b"mailbox", "message_id", b"message_id", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -220,3 +242,137 @@ class MailboxUsageReply(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MailboxUsageReply: _TypeAlias = MailboxUsageReply  # noqa: Y015
+
+@_typing.final
+class MessageUpdateRequest(_message.Message):
+    """Change a stored message: its flags, its folder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDENTITY_FIELD_NUMBER: _builtins.int
+    MAILBOX_FIELD_NUMBER: _builtins.int
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    ADD_FLAGS_FIELD_NUMBER: _builtins.int
+    REMOVE_FLAGS_FIELD_NUMBER: _builtins.int
+    FOLDER_FIELD_NUMBER: _builtins.int
+    identity: _builtins.str
+    """Who asks; required."""
+    mailbox: _builtins.str
+    """Mailbox address."""
+    message_id: _builtins.str
+    """Queue id of the message."""
+    folder: _builtins.str
+    """Move to this folder (empty: stay)."""
+    @_builtins.property
+    def add_flags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Flags to set."""
+
+    @_builtins.property
+    def remove_flags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Flags to clear."""
+
+    def __init__(
+        self,
+        *,
+        identity: _builtins.str = ...,
+        mailbox: _builtins.str = ...,
+        message_id: _builtins.str = ...,
+        add_flags: _abc.Iterable[_builtins.str] | None = ...,
+        remove_flags: _abc.Iterable[_builtins.str] | None = ...,
+        folder: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_flags", b"add_flags", "folder", b"folder", "identity", b"identity", "mailbox", b"mailbox", "message_id", b"message_id", "remove_flags", b"remove_flags"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MessageUpdateRequest: _TypeAlias = MessageUpdateRequest  # noqa: Y015
+
+@_typing.final
+class MessageUpdateReply(_message.Message):
+    """The message after the change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FOUND_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    ENTRY_FIELD_NUMBER: _builtins.int
+    found: _builtins.bool
+    """False when there is no such message for this identity."""
+    error: _builtins.str
+    """Why the request was refused (bad flag or folder name)."""
+    @_builtins.property
+    def entry(self) -> Global___MailboxEntry:
+        """The message as it now is."""
+
+    def __init__(
+        self,
+        *,
+        found: _builtins.bool = ...,
+        error: _builtins.str = ...,
+        entry: Global___MailboxEntry | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "error", b"error", "found", b"found"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MessageUpdateReply: _TypeAlias = MessageUpdateReply  # noqa: Y015
+
+@_typing.final
+class MessageDeleteRequest(_message.Message):
+    """Delete a stored message for good (its space is given back to the quota)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDENTITY_FIELD_NUMBER: _builtins.int
+    MAILBOX_FIELD_NUMBER: _builtins.int
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    identity: _builtins.str
+    """Who asks; required."""
+    mailbox: _builtins.str
+    """Mailbox address."""
+    message_id: _builtins.str
+    """Queue id of the message."""
+    def __init__(
+        self,
+        *,
+        identity: _builtins.str = ...,
+        mailbox: _builtins.str = ...,
+        message_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "mailbox", b"mailbox", "message_id", b"message_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MessageDeleteRequest: _TypeAlias = MessageDeleteRequest  # noqa: Y015
+
+@_typing.final
+class MessageDeleteReply(_message.Message):
+    """The outcome of a MessageDeleteRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FOUND_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    found: _builtins.bool
+    """False when there was no such message for this identity."""
+    error: _builtins.str
+    """Why the request was refused."""
+    def __init__(
+        self,
+        *,
+        found: _builtins.bool = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "found", b"found"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MessageDeleteReply: _TypeAlias = MessageDeleteReply  # noqa: Y015

@@ -15,7 +15,7 @@ from mss.core.errors import UnavailableError
 from mss.db.pool import create_pool
 from mss.directory import correspondents
 from mss.directory.admin.api import AdminApi
-from mss.directory.auth.authenticate import Authenticator
+from mss.directory.auth.authenticate import Authenticator, mailboxes_of
 from mss.directory.auth.introspection import Introspector
 from mss.directory.auth.passwords import Cost
 from mss.directory.auth.throttle import FailureLimiter
@@ -28,6 +28,8 @@ from mss.v1 import (
     AuthenticateReply,
     AuthenticateRequest,
     AuthOutcome,
+    MailboxesReply,
+    MailboxesRequest,
     OperatorLookupReply,
     OperatorLookupRequest,
     ResolveRequest,
@@ -87,6 +89,10 @@ def build(settings: DirectorySettings) -> BusService:
     async def on_resolve(body: bytes, headers: dict[str, str]) -> bytes:
         return encode(await resolvers[0].resolve(decode(ResolveRequest, body).address))
 
+    async def on_mailboxes(body: bytes, headers: dict[str, str]) -> bytes:
+        identity = decode(MailboxesRequest, body).identity
+        return encode(MailboxesReply(mailboxes=await mailboxes_of(pools[0], identity)))
+
     async def on_search(body: bytes, headers: dict[str, str]) -> bytes:
         request = decode(SearchRequest, body)
         return encode(await resolvers[0].search(request.query, request.limit))
@@ -96,6 +102,7 @@ def build(settings: DirectorySettings) -> BusService:
         (subjects.AUTHENTICATE, on_authenticate),
         (subjects.RESOLVE, on_resolve),
         (subjects.SEARCH, on_search),
+        (subjects.MAILBOXES, on_mailboxes),
     ):
         service.respond(subject, subjects.DIRECTORY_QUEUE, handler, settings.request_workers)
     admins = {name: token.get_secret_value() for name, token in settings.admin_tokens.items()}

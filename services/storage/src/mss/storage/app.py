@@ -13,14 +13,22 @@ from mss.bus.service import BusService
 from mss.bus.work import work_consumer
 from mss.core import dsn
 from mss.db.pool import create_pool
-from mss.storage.mailbox import fetch_message, list_mailbox, store, usage
+from mss.storage.mailbox import delete, fetch_message, list_mailbox, store, update, usage, valid_name
 from mss.storage.settings import StorageSettings
 from mss.v1 import (
     AuditCode,
     DeliveryRequested,
+    MailboxesReply,
+    MailboxesRequest,
+    MailboxListReply,
     MailboxListRequest,
     MailboxUsageRequest,
+    MessageDeleteReply,
+    MessageDeleteRequest,
+    MessageFetchReply,
     MessageFetchRequest,
+    MessageUpdateReply,
+    MessageUpdateRequest,
     RecipientStatus,
 )
 
@@ -96,15 +104,66 @@ class Storage:
         request = decode(MailboxUsageRequest, body)
         return encode(await usage(self.pool, request.mailbox))
 
-    async def on_list(self, body: bytes, msg: NatsMessage) -> bytes:
-        """MailboxListRequest → MailboxListReply."""
-        request = decode(MailboxListRequest, body)
-        return encode(await list_mailbox(self.pool, request.tenant_id, request.mailbox))
+    async def may_act_for(self, identity: str, mailbox: str, headers: dict[str, str]) -> bool | None:
+        """Whether the directory lets ``identity`` act for ``mailbox`` (None: it did not answer)."""
+        if not identity:
+            return False
+        found = await self.service.ask(
+            subjects.MAILBOXES,
+            MailboxesRequest(identity=identity),
+            MailboxesReply,
+            self.settings.request_timeout,
+            headers,
+        )
+        return None if found is None else mailbox.strip().lower() in found.mailboxes
 
-    async def on_fetch(self, body: bytes, msg: NatsMessage) -> bytes:
+    async def on_list(self, body: bytes, headers: dict[str, str]) -> bytes:
+        """MailboxListRequest → MailboxListReply (nothing for an identity that may not see it)."""
+        request = decode(MailboxListRequest, body)
+        allowed = await self.may_act_for(request.identity, request.mailbox, headers)
+        if not allowed:
+            return encode(MailboxListReply(error=_REFUSED if allowed is False else _UNAVAILABLE))
+        return encode(await list_mailbox(self.pool, request.mailbox, request.folder))
+
+    async def on_fetch(self, body: bytes, headers: dict[str, str]) -> bytes:
         """MessageFetchRequest → MessageFetchReply."""
         request = decode(MessageFetchRequest, body)
-        return encode(await fetch_message(self.pool, request.tenant_id, request.mailbox, request.message_id))
+        allowed = await self.may_act_for(request.identity, request.mailbox, headers)
+        if not allowed:
+            return encode(MessageFetchReply(error=_REFUSED if allowed is False else _UNAVAILABLE))
+        return encode(await fetch_message(self.pool, request.mailbox, request.message_id))
+
+    async def on_update(self, body: bytes, headers: dict[str, str]) -> bytes:
+        """MessageUpdateRequest → MessageUpdateReply."""
+        request = decode(MessageUpdateRequest, body)
+        names = [*request.add_flags, *request.remove_flags, *([request.folder] if request.folder else [])]
+        bad = [name for name in names if not valid_name(name)]
+        if bad:
+            return encode(MessageUpdateReply(error=f"invalid flag or folder name {bad[0]!r}"))
+        allowed = await self.may_act_for(request.identity, request.mailbox, headers)
+        if not allowed:
+            return encode(MessageUpdateReply(error=_REFUSED if allowed is False else _UNAVAILABLE))
+        found = await update(
+            self.pool,
+            request.mailbox,
+            request.message_id,
+            list(request.add_flags),
+            list(request.remove_flags),
+            request.folder,
+        )
+        return encode(MessageUpdateReply(found=found is not None, entry=found))
+
+    async def on_delete(self, body: bytes, headers: dict[str, str]) -> bytes:
+        """MessageDeleteRequest → MessageDeleteReply."""
+        request = decode(MessageDeleteRequest, body)
+        allowed = await self.may_act_for(request.identity, request.mailbox, headers)
+        if not allowed:
+            return encode(MessageDeleteReply(error=_REFUSED if allowed is False else _UNAVAILABLE))
+        return encode(MessageDeleteReply(found=await delete(self.pool, request.mailbox, request.message_id)))
+
+
+_REFUSED = "no such mailbox for this identity"
+_UNAVAILABLE = "directory not available, try again later"
 
 
 def build(settings: StorageSettings) -> BusService:
@@ -120,8 +179,8 @@ def build(settings: StorageSettings) -> BusService:
     for subject, handler in (
         (subjects.MAILBOX_LIST, storage.on_list),
         (subjects.MESSAGE_FETCH, storage.on_fetch),
+        (subjects.MESSAGE_UPDATE, storage.on_update),
+        (subjects.MESSAGE_DELETE, storage.on_delete),
     ):
-        service.broker.subscriber(
-            subject, queue=subjects.STORAGE_QUEUE, max_workers=settings.request_workers
-        )(handler)
+        service.respond(subject, subjects.STORAGE_QUEUE, handler, settings.request_workers)
     return service

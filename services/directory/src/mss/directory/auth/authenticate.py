@@ -37,7 +37,25 @@ WHERE d.delegate = ANY($1::text[]) AND m.type IN ('ORG', 'CAB') AND m.status = '
 ORDER BY d.mailbox
 """
 _TENANT = "SELECT tenant_id FROM mailboxes WHERE address = $1"
+_ACTIVE = "SELECT type FROM mailboxes WHERE address = $1 AND status = 'active'"
 _PASSWORD_TYPES = {"PER", "ORG", "CAB"}
+
+
+async def mailboxes_of(pool: asyncpg.Pool, identity: str) -> list[str]:
+    """The mailboxes an authenticated identity acts for (sends as, reads): a person's own ("RPPS n":
+    every active personal mailbox of that RPPS; an address: that mailbox) and the organisational
+    ones delegated to them. Applicative mailboxes act for no one here."""
+    if identity.startswith("RPPS "):
+        owned = [r["address"] for r in await pool.fetch(_OWNED, identity.removeprefix("RPPS ").strip())]
+    else:
+        kind = await pool.fetchval(_ACTIVE, identity.strip().lower())
+        if kind not in _PASSWORD_TYPES:
+            return []
+        owned = [identity.strip().lower()]
+        if kind != "PER":
+            return owned
+    delegated = [r["mailbox"] for r in await pool.fetch(_DELEGATED, owned)] if owned else []
+    return owned + delegated
 
 
 def _invalid(reason: str) -> AuthenticateReply:
@@ -104,10 +122,7 @@ class Authenticator:
             return _invalid(f"{row['type']} mailboxes authenticate by certificate"), tenant
         if row["status"] != "active":
             return _invalid(f"mailbox is {row['status']}"), tenant
-        senders = [login]
-        if row["type"] == "PER":
-            senders += [r["mailbox"] for r in await self.pool.fetch(_DELEGATED, [login])]
-        return self._accepted(login, senders), tenant
+        return self._accepted(login, await mailboxes_of(self.pool, login)), tenant
 
     async def _token(self, login: str, token: bytes) -> tuple[AuthenticateReply, str]:
         tenant = await self.pool.fetchval(_TENANT, login) or ""
@@ -120,9 +135,7 @@ class Authenticator:
         except UnavailableError as exc:
             reply = AuthenticateReply(outcome=AuthOutcome.AUTH_OUTCOME_TEMPFAIL, reason=exc.message)
             return reply, tenant
-        owned = [r["address"] for r in await self.pool.fetch(_OWNED, rpps)]
-        delegated = [r["mailbox"] for r in await self.pool.fetch(_DELEGATED, owned)] if owned else []
-        senders = owned + delegated
+        senders = await mailboxes_of(self.pool, f"RPPS {rpps}")
         if login not in senders:
             return _invalid(f"RPPS {rpps} may not open {login}"), tenant
         return self._accepted(f"RPPS {rpps}", senders), tenant
