@@ -76,7 +76,7 @@ async def test_health_message_is_stored_and_relayed_byte_for_byte(backbone: Stac
 
     reply = await bus.request(
         subjects.MESSAGE_FETCH,
-        encode(MessageFetchRequest(tenant_id="chu-demo", mailbox=SAAS, message_id=queue_id)),
+        encode(MessageFetchRequest(identity=SAAS, mailbox=SAAS, message_id=queue_id)),
         timeout=5,
     )
     stored = decode(MessageFetchReply, reply.data).content

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 
@@ -23,6 +23,7 @@ from mss.core.tls import PeerCertificate as TlsEvidence
 from mss.core.tls import client_context, dn_matches
 from mss.egress.domain.outcome import Outcome, RecipientResult, parse_hop, retry_delay
 from mss.egress.domain.windows import Windows
+from mss.egress.mx import MxResolver
 from mss.egress.relay import Attempt, Envelope, Hop, relay
 from mss.egress.settings import EgressSettings
 from mss.v1 import (
@@ -57,13 +58,16 @@ class Egress:
         files = settings.tls_files()
         self.tls = client_context(files) if files is not None else None
         self.windows = Windows(settings.destination_concurrency, settings.destination_concurrency_max)
+        self.mx = MxResolver(settings.dns_nameservers, settings.dns_timeout)
 
     def next_hop(self, recipient: Recipient) -> str | None:
-        """Where a recipient goes: the smarthost of a proxy domain, or a peer operator's route."""
+        """Where a recipient goes: the smarthost of a proxy domain, or a peer operator's static route,
+        else its domain's MX hosts ("mx:<domain>", resolved at each attempt)."""
         if recipient.route.next_hop:
             return recipient.route.next_hop
         if recipient.route.kind == RouteKind.ROUTE_KIND_PEER:
-            return self.settings.peer_routes.get(recipient.address.rpartition("@")[2].lower())
+            domain = recipient.address.rpartition("@")[2].lower()
+            return self.settings.peer_routes.get(domain) or f"{MX_PREFIX}{domain}"
         return None
 
     def received_header(self, request: DeliveryRequested) -> bytes:
@@ -102,6 +106,7 @@ class Egress:
             if done is None:  # the destination is at its window: back in a moment, not counted
                 await self.put_back(request, hop or "", recipients, headers)
                 continue
+            where = done.host or hop or ""  # the host reached (an MX destination has several)
             for result, recipient in zip(done.results, recipients, strict=True):
                 outcome, reply = result.outcome, result.reply
                 if outcome is Outcome.DEFERRED and expired:
@@ -109,10 +114,10 @@ class Egress:
                 if outcome is Outcome.DEFERRED:
                     deferred[hop or ""].append((recipient, reply))
                 elif outcome is Outcome.BOUNCED:
-                    failed.append(reported(recipient, reply, hop or "", "failed"))
+                    failed.append(reported(recipient, reply, where, "failed"))
                 elif not done.dsn:  # the next hop will not report: we say it was relayed
-                    relayed.append(reported(recipient, reply, hop or "", "relayed"))
-                await self.audit(request, recipient, outcome, reply, hop or "", attempt, trace_id, done.tls)
+                    relayed.append(reported(recipient, reply, where, "relayed"))
+                await self.audit(request, recipient, outcome, reply, where, attempt, trace_id, done.tls)
         for hop, waiting in deferred.items():
             await self.requeue(request, hop, waiting, attempt, headers)
         for outcomes in (failed, relayed):
@@ -240,10 +245,39 @@ class Egress:
         content: bytes,
         headers: dict[str, str],
     ) -> Attempt:
-        """One SMTP transaction to ``hop`` for ``recipients``."""
+        """One SMTP transaction to ``hop`` for ``recipients`` (to another operator without a static
+        route: to its MX hosts in order of preference, the next when one cannot be reached)."""
         addresses = [r.address for r in recipients]
         if hop is None:
             return deferred_all(addresses, "451 4.4.0 No route to the recipient's operator")
+        if hop.startswith(MX_PREFIX):
+            found = await self.mx.hops(hop.removeprefix(MX_PREFIX))
+            if found.reply:
+                return all_of(addresses, found.reply)
+            port = self.settings.mx_port
+            candidates = [(f"{name}:{port}", f"{address}:{port}") for name, address in found.hosts]
+        else:
+            candidates = [(hop, hop)]
+        done = deferred_all(addresses, "451 4.4.0 No route to the recipient's operator")
+        for name, address in candidates:
+            done = replace(
+                await self.attempt_host(address, kind, request, recipients, content, headers), host=name
+            )
+            if not all(r.reply.startswith("451 4.4.1 ") for r in done.results):  # reached: no other MX
+                break
+        return done
+
+    async def attempt_host(
+        self,
+        hop: str,
+        kind: int,
+        request: DeliveryRequested,
+        recipients: list[Recipient],
+        content: bytes,
+        headers: dict[str, str],
+    ) -> Attempt:
+        """One SMTP transaction to the host ``hop`` ("host:port")."""
+        addresses = [r.address for r in recipients]
         try:
             host, port = parse_hop(hop)
         except ValueError as exc:
@@ -323,6 +357,16 @@ class Egress:
 def reported(recipient: Recipient, reply: str, remote: str, action: str) -> dsn.Outcome:
     """What a report says of one recipient."""
     return dsn.Outcome(recipient.address, reply, remote, action, recipient.orcpt)
+
+
+MX_PREFIX = "mx:"
+"""A destination resolved through DNS at each attempt: "mx:<domain>"."""
+
+
+def all_of(addresses: list[str], reply: str) -> Attempt:
+    """Every recipient with the same reply: bounced for 5xx, deferred otherwise."""
+    outcome = Outcome.BOUNCED if reply.startswith("5") else Outcome.DEFERRED
+    return Attempt([RecipientResult(a, outcome, reply) for a in addresses])
 
 
 def deferred_all(addresses: list[str], reply: str) -> Attempt:

@@ -36,6 +36,8 @@ class Attempt:
     tls: PeerCertificate | None = None
     dsn: bool = False
     """The next hop took the DSN parameters (RFC 3461): reports on success are its to send."""
+    host: str = ""
+    """The host:port tried last (an MX destination has several)."""
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,14 @@ class EgressSettings(ServiceSettings):
     hostname: str = Field(default_factory=socket.getfqdn, description="Name in EHLO and Received")
     peer_routes: dict[str, str] = Field(
         default_factory=dict,
-        description='Static routes of peer operator domains, JSON {"domain": "host:port"}',
+        description='Static routes of peer operator domains, JSON {"domain": "host:port"} (others: MX)',
     )
+    dns_nameservers: list[str] = Field(
+        default_factory=list,
+        description='Resolvers for MX lookups, JSON ["host" or "host:port"] (empty: the system\'s)',
+    )
+    dns_timeout: float = Field(default=10.0, gt=0, description="Bound on one MX lookup, seconds")
+    mx_port: int = Field(default=25, description="SMTP port of MX hosts")
     workers: int = Field(default=16, description="Deliveries in flight")
     destination_concurrency: int = Field(
         default=5, ge=1, description="Simultaneous transactions a destination starts with (slow start)"
