@@ -243,3 +243,25 @@ async def test_a_read_notification_shows_in_the_original_messages_timeline(backb
     assert timeline["events"][-1]["event"] == "DISPOSITION_NOTIFIED"
     assert timeline["events"][-1]["notification"] == reply.rsplit(" ", 1)[1]
     assert timeline["recipients"][SAAS_PER]["disposition"] == "displayed (manual-action/MDN-sent-manually)"
+
+
+async def test_a_hosted_sender_keeps_a_copy_in_its_sent_folder(backbone: Stack, audit, bus) -> None:
+    assert backbone.pki is not None
+    client = await smtp.connect(backbone.layout.submission, smtp.client_tls(None, backbone.pki.ca))
+    try:
+        await client.login(SAAS_PER, backbone.demo_passwords()[SAAS_PER])
+        refused, reply = await client.sendmail(SAAS_PER, [PROXY_PER], simple_message("sent-copy"))
+    finally:
+        await client.quit()
+    assert refused == {}
+    queue_id = reply.rsplit(" ", 1)[1]
+    kept = await audit.wait_for(queue_id, AuditCode.AUDIT_CODE_STORED, SAAS_PER)
+    assert kept.reason == "sender's copy kept in Sent"
+    request = MailboxListRequest(identity=SAAS_PER, mailbox=SAAS_PER, folder="Sent")
+    listing = decode(
+        MailboxListReply, (await bus.request(subjects.MAILBOX_LIST, encode(request), timeout=5)).data
+    )
+    assert [(e.message_id, e.folder) for e in listing.entries if e.message_id.startswith(queue_id)] == [
+        (f"{queue_id}.sent", "Sent")
+    ]
+    await audit.wait_for(queue_id, AuditCode.AUDIT_CODE_RELAYED, PROXY_PER)

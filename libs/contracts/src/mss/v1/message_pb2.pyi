@@ -59,6 +59,7 @@ class MessageReceived(_message.Message):
     XDM_ATTACHMENT_FIELD_NUMBER: _builtins.int
     DSN_FIELD_NUMBER: _builtins.int
     DISPOSITION_NOTIFICATION_FIELD_NUMBER: _builtins.int
+    SUBMITTED_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     """Queue id given in the 250 reply; unique per accepted message."""
     mail_from: _builtins.str
@@ -75,6 +76,10 @@ class MessageReceived(_message.Message):
     """The body names an IHE_XDM.ZIP attachment: policy inspects it after routing."""
     disposition_notification: _builtins.bool
     """The message is a disposition notification (RFC 8098 MDN): policy links it to the original."""
+    submitted: _builtins.bool
+    """Received on the submission listener: one of our establishments' people or applications sent
+    it (a hosted sender keeps a copy in its Sent folder).
+    """
     @_builtins.property
     def received_at(self) -> _timestamp_pb2.Timestamp:
         """When the end of DATA was received."""
@@ -111,10 +116,11 @@ class MessageReceived(_message.Message):
         xdm_attachment: _builtins.bool = ...,
         dsn: _common_pb2.DsnRequest | None = ...,
         disposition_notification: _builtins.bool = ...,
+        submitted: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "dsn", b"dsn", "received_at", b"received_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "client_address", b"client_address", "disposition_notification", b"disposition_notification", "dsn", b"dsn", "header_message_id", b"header_message_id", "helo", b"helo", "mail_from", b"mail_from", "message_id", b"message_id", "mss_headers", b"mss_headers", "received_at", b"received_at", "recipients", b"recipients", "sender_tenant_id", b"sender_tenant_id", "xdm_attachment", b"xdm_attachment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "client_address", b"client_address", "disposition_notification", b"disposition_notification", "dsn", b"dsn", "header_message_id", b"header_message_id", "helo", b"helo", "mail_from", b"mail_from", "message_id", b"message_id", "mss_headers", b"mss_headers", "received_at", b"received_at", "recipients", b"recipients", "sender_tenant_id", b"sender_tenant_id", "submitted", b"submitted", "xdm_attachment", b"xdm_attachment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -136,6 +142,7 @@ class DeliveryRequested(_message.Message):
     LAST_REPLY_FIELD_NUMBER: _builtins.int
     CANCELLED_FIELD_NUMBER: _builtins.int
     DSN_FIELD_NUMBER: _builtins.int
+    FOLDER_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     """Queue id of the message."""
     mail_from: _builtins.str
@@ -146,6 +153,8 @@ class DeliveryRequested(_message.Message):
     """Retries: the reply of the last failed attempt."""
     cancelled: _builtins.str
     """An operator cancelled delivery (`mss queue cancel`): bounce the recipients with this reason."""
+    folder: _builtins.str
+    """Storage: the folder to store in (empty: INBOX); "Sent" for the sender's own copy."""
     @_builtins.property
     def recipients(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Recipient]:
         """Recipients to deliver, all of the same route kind."""
@@ -179,10 +188,11 @@ class DeliveryRequested(_message.Message):
         last_reply: _builtins.str = ...,
         cancelled: _builtins.str = ...,
         dsn: _common_pb2.DsnRequest | None = ...,
+        folder: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "dsn", b"dsn", "not_before", b"not_before", "received_at", b"received_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "cancelled", b"cancelled", "dsn", b"dsn", "last_reply", b"last_reply", "mail_from", b"mail_from", "message_id", b"message_id", "not_before", b"not_before", "previous_attempts", b"previous_attempts", "received_at", b"received_at", "recipients", b"recipients"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "cancelled", b"cancelled", "dsn", b"dsn", "folder", b"folder", "last_reply", b"last_reply", "mail_from", b"mail_from", "message_id", b"message_id", "not_before", b"not_before", "previous_attempts", b"previous_attempts", "received_at", b"received_at", "recipients", b"recipients"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

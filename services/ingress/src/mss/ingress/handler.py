@@ -298,6 +298,7 @@ class IngressHandler:
             header_message_id=summary.message_id,
             mss_headers=summary.mss,
             disposition_notification=summary.disposition_notification,
+            submitted=self.listener == Listener.LISTENER_SUBMISSION,
             xdm_attachment=xdm,
             dsn=tx.dsn,
         )

@@ -81,7 +81,7 @@ def wire(settings: PolicySettings) -> Policy:
         service,
         streams.ROUTER,
         MessageReceived,
-        Router(service, content).on_received,
+        Router(service, content, checker.ask_directory).on_received,
         workers=settings.route_batch,
     )
     return Policy(service, holder, sync)

@@ -13,7 +13,7 @@ from mss.bus.service import BusService
 from mss.bus.work import work_consumer
 from mss.core import dsn
 from mss.db.pool import create_pool
-from mss.storage.mailbox import delete, fetch_message, list_mailbox, store, update, usage, valid_name
+from mss.storage.mailbox import INBOX, delete, fetch_message, list_mailbox, store, update, usage, valid_name
 from mss.storage.settings import StorageSettings
 from mss.v1 import (
     AuditCode,
@@ -71,16 +71,22 @@ class Storage:
                 mail_from=request.mail_from,
                 sha256=request.body.sha256,
                 content=content,
+                folder=request.folder or INBOX,
             )
+            own_copy = bool(request.folder) and request.folder != INBOX  # the sender's, in Sent
             await self.service.auditor.emit(
                 self.service.auditor.event(
                     code=AuditCode.AUDIT_CODE_STORED,
-                    message_id=request.message_id,
+                    message_id=request.message_id.removesuffix(".sent") if own_copy else request.message_id,
                     recipient=recipient.address,
                     mail_from=request.mail_from,
                     tenant_id=recipient.route.tenant_id,
-                    status=RecipientStatus.RECIPIENT_STATUS_DELIVERED,
-                    reason="stored in hosted mailbox",
+                    status=RecipientStatus.RECIPIENT_STATUS_UNSPECIFIED
+                    if own_copy
+                    else RecipientStatus.RECIPIENT_STATUS_DELIVERED,
+                    reason=f"sender's copy kept in {request.folder}"
+                    if own_copy
+                    else "stored in hosted mailbox",
                     trace_id=trace_id,
                     attempt=msg.raw_message.metadata.num_delivered or 1,
                 )

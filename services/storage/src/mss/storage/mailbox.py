@@ -10,8 +10,8 @@ from mss.v1 import MailboxEntry, MailboxListReply, MailboxUsageReply, MessageFet
 
 INBOX = "INBOX"
 _INSERT = """
-INSERT INTO stored_messages (mailbox, message_id, tenant_id, mail_from, sha256, size, content)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO stored_messages (mailbox, message_id, tenant_id, mail_from, sha256, size, content, folder)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (mailbox, message_id) DO NOTHING
 """
 _ENTRY = "message_id, size, sha256, stored_at, mail_from, folder, flags"
@@ -32,10 +32,11 @@ async def store(
     mail_from: str,
     sha256: str,
     content: bytes,
+    folder: str = INBOX,
 ) -> bool:
-    """Write one message to one mailbox's INBOX; False when it was already there (redelivery)."""
+    """Write one message to one mailbox's folder; False when it was already there (redelivery)."""
     status = await pool.execute(
-        _INSERT, mailbox.lower(), message_id, tenant_id, mail_from, sha256, len(content), content
+        _INSERT, mailbox.lower(), message_id, tenant_id, mail_from, sha256, len(content), content, folder
     )
     return bool(status.endswith(" 1"))
 
