@@ -38,7 +38,17 @@ from mss.storage.settings import StorageSettings
 from mss.testing.fixtures import DEMO, RunningNats
 from mss.testing.inprocess import running
 from mss.testing.sinks import Script, scripted_sink
-from mss.v1 import AuditCode, AuditEvent, DeliveryRequested, DsnRequest, Recipient, Route, RouteKind
+from mss.v1 import (
+    AuditCode,
+    AuditEvent,
+    DeliveryRequested,
+    DsnRequest,
+    QueueReply,
+    QueueRequest,
+    Recipient,
+    Route,
+    RouteKind,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -245,6 +255,16 @@ async def test_a_dead_destinations_backlog_holds_nothing_back_and_operators_act_
         await asyncio.sleep(0.01)
     assert (await queue.backlog(js))[dead] == (29, 0)
     assert await mss(["queue", "show", "nowhere:25"], CliSettings(nats_url=delivery.nats_url), out) == 1
+    for wrong, error in (
+        (QueueRequest(command="drop", destination=dead), "unknown command 'drop'"),
+        (QueueRequest(command="cancel", destination=dead, reason=" "), "a reason is required to cancel"),
+        (QueueRequest(command="hold"), "a destination is required"),
+    ):
+        reply = decode(
+            QueueReply, (await delivery.bus.request(subjects.QUEUE, encode(wrong), timeout=5)).data
+        )
+        assert reply.error == error
+    assert (await queue.backlog(js))[dead] == (29, 0)  # nothing changed
 
 
 @pytest.mark.parametrize("egress_overrides", [{"destination_concurrency": 2, "workers": 8}], indirect=True)

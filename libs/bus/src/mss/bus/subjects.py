@@ -34,6 +34,10 @@ MESSAGE_UPDATE = f"{PREFIX}.storage.message_update"
 MESSAGE_DELETE = f"{PREFIX}.storage.message_delete"
 """Delete a stored message: MessageDeleteRequest → MessageDeleteReply."""
 
+QUEUE = f"{PREFIX}.ops.queue"
+"""An operator lists or acts on deferred deliveries: QueueRequest → QueueReply (served by egress;
+not under ``egress.>``, which the work stream captures)."""
+
 # Work subjects (stream MSS_WORK).
 MESSAGE_RECEIVED = f"{PREFIX}.ingress.received"
 """MessageReceived, published by ingress before it answers 250."""
@@ -104,6 +108,7 @@ def audit(service: str) -> str:
 POLICY_QUEUE = "policy"
 DIRECTORY_QUEUE = "directory"
 STORAGE_QUEUE = "storage"
+EGRESS_QUEUE = "egress"
 
 
 # Key-Value buckets (streams.BucketSpec): each key is one subject of the bucket's stream.

@@ -3,7 +3,7 @@
 from mss.v1.audit_pb2 import AuditCode, AuditEvent, RecipientStatus
 from mss.v1.common_pb2 import BlobRef, DsnRequest, Listener, MailboxType, PeerCertificate, Recipient, Route, RouteKind
 from mss.v1.directory_pb2 import AddressLookupReply, AddressLookupRequest, AuthMechanism, AuthOutcome, AuthenticateReply, AuthenticateRequest, DirectoryEntry, DomainMode, MailboxStatus, MailboxesReply, MailboxesRequest, MixedRecipients, ResolveReply, ResolveRequest, SearchReply, SearchRequest, TrustReason
-from mss.v1.message_pb2 import DeliveryRequested, MessageReceived
+from mss.v1.message_pb2 import DeliveryRequested, MessageReceived, QueueBacklog, QueueEntry, QueueReply, QueueRequest
 from mss.v1.policy_pb2 import ContentCheckReply, ContentCheckRequest, OperatorLookupReply, OperatorLookupRequest, RecipientCheckReply, RecipientCheckRequest, SenderCheckReply, SenderCheckRequest, Verdict
 from mss.v1.storage_pb2 import MailboxEntry, MailboxListReply, MailboxListRequest, MailboxUsageReply, MailboxUsageRequest, MessageDeleteReply, MessageDeleteRequest, MessageFetchReply, MessageFetchRequest, MessageUpdateReply, MessageUpdateRequest
 
@@ -44,6 +44,10 @@ __all__ = [
     "OperatorLookupReply",
     "OperatorLookupRequest",
     "PeerCertificate",
+    "QueueBacklog",
+    "QueueEntry",
+    "QueueReply",
+    "QueueRequest",
     "Recipient",
     "RecipientCheckReply",
     "RecipientCheckRequest",

@@ -197,3 +197,141 @@ class DeliveryRequested(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeliveryRequested: _TypeAlias = DeliveryRequested  # noqa: Y015
+
+@_typing.final
+class QueueRequest(_message.Message):
+    """An operator's request about the deferred-delivery queue (mss queue, or any admin tool)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMAND_FIELD_NUMBER: _builtins.int
+    DESTINATION_FIELD_NUMBER: _builtins.int
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    command: _builtins.str
+    """"list" (the backlog per destination), "show", "retry", "hold", "release" or "cancel"."""
+    destination: _builtins.str
+    """Destination as listed ("host:port" or "mx:<domain>"); all commands but "list"."""
+    message_id: _builtins.str
+    """Only this queue id (empty: every message of the destination)."""
+    reason: _builtins.str
+    """"cancel": told to the senders in their report, and audited."""
+    actor: _builtins.str
+    """Who asks (recorded in the audit trail)."""
+    def __init__(
+        self,
+        *,
+        command: _builtins.str = ...,
+        destination: _builtins.str = ...,
+        message_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "command", b"command", "destination", b"destination", "message_id", b"message_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueueRequest: _TypeAlias = QueueRequest  # noqa: Y015
+
+@_typing.final
+class QueueBacklog(_message.Message):
+    """One destination's backlog."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESTINATION_FIELD_NUMBER: _builtins.int
+    SCHEDULED_FIELD_NUMBER: _builtins.int
+    HELD_FIELD_NUMBER: _builtins.int
+    destination: _builtins.str
+    """Destination."""
+    scheduled: _builtins.int
+    """Messages scheduled for a retry."""
+    held: _builtins.int
+    """Messages held by an operator."""
+    def __init__(
+        self,
+        *,
+        destination: _builtins.str = ...,
+        scheduled: _builtins.int = ...,
+        held: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["destination", b"destination", "held", b"held", "scheduled", b"scheduled"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueueBacklog: _TypeAlias = QueueBacklog  # noqa: Y015
+
+@_typing.final
+class QueueEntry(_message.Message):
+    """One message's recipients waiting at one destination."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESTINATION_FIELD_NUMBER: _builtins.int
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    HELD_FIELD_NUMBER: _builtins.int
+    REQUEST_FIELD_NUMBER: _builtins.int
+    destination: _builtins.str
+    """Destination."""
+    message_id: _builtins.str
+    """Queue id."""
+    held: _builtins.bool
+    """Held by an operator (no attempt until released)."""
+    @_builtins.property
+    def request(self) -> Global___DeliveryRequested:
+        """The delivery as it will be attempted (recipients, attempts so far, last reply, due time)."""
+
+    def __init__(
+        self,
+        *,
+        destination: _builtins.str = ...,
+        message_id: _builtins.str = ...,
+        held: _builtins.bool = ...,
+        request: Global___DeliveryRequested | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["destination", b"destination", "held", b"held", "message_id", b"message_id", "request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueueEntry: _TypeAlias = QueueEntry  # noqa: Y015
+
+@_typing.final
+class QueueReply(_message.Message):
+    """The answer to a QueueRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BACKLOG_FIELD_NUMBER: _builtins.int
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    error: _builtins.str
+    """Why the request was refused."""
+    @_builtins.property
+    def backlog(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueueBacklog]:
+        """"list": the backlog per destination."""
+
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueueEntry]:
+        """Other commands: the messages shown or acted on."""
+
+    def __init__(
+        self,
+        *,
+        backlog: _abc.Iterable[Global___QueueBacklog] | None = ...,
+        entries: _abc.Iterable[Global___QueueEntry] | None = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backlog", b"backlog", "entries", b"entries", "error", b"error"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueueReply: _TypeAlias = QueueReply  # noqa: Y015

@@ -24,6 +24,7 @@ from mss.core.tls import client_context, dn_matches
 from mss.egress.domain.outcome import Outcome, RecipientResult, parse_hop, retry_delay
 from mss.egress.domain.windows import Windows
 from mss.egress.mx import MxResolver
+from mss.egress.operations import QueueOperations
 from mss.egress.relay import Attempt, Envelope, Hop, relay
 from mss.egress.settings import EgressSettings
 from mss.v1 import (
@@ -380,4 +381,5 @@ def build(settings: EgressSettings) -> BusService:
     egress = Egress(service, settings)
     work_consumer(service, streams.EGRESS, DeliveryRequested, egress.on_deliver, workers=settings.workers)
     work_consumer(service, streams.REPORTS, DeliveryRequested, egress.on_report, workers=4)
+    service.respond(subjects.QUEUE, subjects.EGRESS_QUEUE, QueueOperations(service).on_request, 4)
     return service
