@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from mss.bus import subjects
 from mss.bus.codec import decode, encode
-from mss.devstack.demo import APPLICATIVE_DNS, OPERATOR_DN, PEER_OPERATOR_DN
+from mss.devstack.demo import IDENTITIES, OPERATOR_DN
 from mss.devstack.layout import Layout
 from mss.devstack.pki import Issued, LocalPki
 from mss.devstack.ports import free_port
@@ -91,7 +91,7 @@ def space(tmp_path_factory: pytest.TempPathFactory) -> TrustSpace:
     require_postfix()  # before starting a whole backbone for nothing
     home = tmp_path_factory.mktemp("mss-postfix")
     pki = LocalPki(home / "pki", "DEMO")  # the stack keeps a demo PKI it finds complete in its folder
-    for name, dn in {"operator": OPERATOR_DN, "peer-operator": PEER_OPERATOR_DN, **APPLICATIVE_DNS}.items():
+    for name, dn in IDENTITIES.items():
         pki.issue(name, dn)
     return TrustSpace(
         home=home,

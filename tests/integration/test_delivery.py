@@ -24,7 +24,9 @@ from mss.bus.codec import decode, encode, now_timestamp
 from mss.cli.__main__ import run as mss
 from mss.cli.settings import CliSettings
 from mss.core.ids import new_queue_id
+from mss.devstack.pki import LocalPki
 from mss.devstack.ports import free_port
+from mss.devstack.sink import serve, starttls_only
 from mss.directory.app import build as build_directory
 from mss.directory.seed import apply_seed, load_seed
 from mss.directory.settings import DirectorySettings
@@ -48,6 +50,7 @@ from mss.v1 import (
     Recipient,
     Route,
     RouteKind,
+    SmarthostTls,
 )
 
 pytestmark = pytest.mark.integration
@@ -73,9 +76,11 @@ class Delivery:
         notify: str = "",
         dsn: DsnRequest | None = None,
         kind: RouteKind.ValueType = RouteKind.ROUTE_KIND_PROXY,
+        smarthost_tls: SmarthostTls.ValueType = SmarthostTls.SMARTHOST_TLS_NONE,
     ) -> str:
         """A message accepted for ``recipients`` of a proxy domain whose server is ``hop`` (or, with
-        ``kind`` LOCAL, of our hosted mailboxes), with the DSN parameters given at ingress."""
+        ``kind`` LOCAL, of our hosted mailboxes), with the DSN parameters given at ingress. The
+        scripted sinks speak plain SMTP: the establishment chose ``none`` unless told otherwise."""
         message_id = new_queue_id()
         request = DeliveryRequested(
             message_id=message_id,
@@ -83,7 +88,7 @@ class Delivery:
             recipients=[
                 Recipient(
                     address=r,
-                    route=Route(kind=kind, tenant_id="ch-exemple", next_hop=hop),
+                    route=Route(kind=kind, tenant_id="ch-exemple", next_hop=hop, smarthost_tls=smarthost_tls),
                     notify=notify,
                     orcpt=f"rfc822;{r.upper()}" if notify else "",
                 )
@@ -328,3 +333,41 @@ async def test_a_next_hop_that_offers_dsn_gets_the_parameters_and_reports_succes
     assert not [
         e for e in delivery.audit if e.message_id == message_id and e.code == AuditCode.AUDIT_CODE_REPORTED
     ]
+
+
+async def test_an_establishment_server_gets_starttls_and_never_plain_text(
+    delivery: Delivery, tmp_path: Path
+) -> None:
+    plain = Script()
+    async with scripted_sink(plain) as hop:  # offers no STARTTLS
+        refused = await delivery.submit(
+            ["claire.durand@ch-exemple.mssante.fr"], hop, smarthost_tls=SmarthostTls.SMARTHOST_TLS_ENCRYPT
+        )
+        deferred = await delivery.events(refused, AuditCode.AUDIT_CODE_DEFERRED)
+    assert "TLS failed" in deferred[0].reply
+    assert plain.received == []  # no fallback to plain text
+    identity = LocalPki(tmp_path / "pki").issue(
+        "exchange", "CN=exchange.ch-exemple.example,O=CH EXEMPLE,C=FR"
+    )
+    port = free_port()
+    server = await serve(
+        tmp_path / "mail",
+        "127.0.0.1",
+        port,
+        starttls_only(identity.chain_path, identity.key_path),
+    )
+    try:
+        sent = await delivery.submit(
+            ["claire.durand@ch-exemple.mssante.fr"],
+            f"127.0.0.1:{port}",
+            smarthost_tls=SmarthostTls.SMARTHOST_TLS_ENCRYPT,
+        )
+        relayed = await delivery.events(sent, AuditCode.AUDIT_CODE_RELAYED)
+    finally:
+        server.close()
+    assert relayed[0].tls.tls_version.startswith("TLSv1.")
+    assert (relayed[0].tls.subject_dn, len(relayed[0].tls.fingerprint_sha256)) == (
+        "",
+        64,
+    )  # encrypted, not vouched for
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 1

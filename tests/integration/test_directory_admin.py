@@ -287,7 +287,9 @@ async def test_the_mss_command_drives_the_registry(admin: Admin) -> None:
     status, out, _ = await mss(admin, "bal", "list", tenant, "--status", "suspended")
     assert [b["address"] for b in json.loads(out)] == [f"dr.a@{domain}"]
     status, out, _ = await mss(admin, "tenant", "show", tenant)
-    assert json.loads(out)["domains"] == [{"name": domain, "mode": "saas", "smarthost": None}]
+    assert json.loads(out)["domains"] == [
+        {"name": domain, "mode": "saas", "smarthost": None, "smarthost_tls": "encrypt"}
+    ]
     assert (await mss(admin, "bal", "show", f"dr.a@{domain}", token="wrong"))[0] == 1
     status, _, err = await mss(admin, "tenant", "list", url=f"http://127.0.0.1:{free_port()}")
     assert status == 2

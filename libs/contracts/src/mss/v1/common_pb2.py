@@ -24,27 +24,29 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13mss/v1/common.proto\x12\x06mss.v1\"9\n\x07\x42lobRef\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x10\n\x08location\x18\x03 \x01(\t\"M\n\x05Route\x12\x1f\n\x04kind\x18\x01 \x01(\x0e\x32\x11.mss.v1.RouteKind\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x10\n\x08next_hop\x18\x03 \x01(\t\"Y\n\tRecipient\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x1c\n\x05route\x18\x02 \x01(\x0b\x32\r.mss.v1.Route\x12\x0e\n\x06notify\x18\x03 \x01(\t\x12\r\n\x05orcpt\x18\x04 \x01(\t\"(\n\nDsnRequest\x12\x0b\n\x03ret\x18\x01 \x01(\t\x12\r\n\x05\x65nvid\x18\x02 \x01(\t\"{\n\x0fPeerCertificate\x12\x12\n\nsubject_dn\x18\x01 \x01(\t\x12\x13\n\x0b\x63ommon_name\x18\x02 \x01(\t\x12\x1a\n\x12\x66ingerprint_sha256\x18\x03 \x01(\t\x12\x13\n\x0btls_version\x18\x04 \x01(\t\x12\x0e\n\x06\x63ipher\x18\x05 \x01(\t*h\n\tRouteKind\x12\x1a\n\x16ROUTE_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10ROUTE_KIND_LOCAL\x10\x01\x12\x14\n\x10ROUTE_KIND_PROXY\x10\x02\x12\x13\n\x0fROUTE_KIND_PEER\x10\x03*\x83\x01\n\x0bMailboxType\x12\x1c\n\x18MAILBOX_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10MAILBOX_TYPE_PER\x10\x01\x12\x14\n\x10MAILBOX_TYPE_ORG\x10\x02\x12\x14\n\x10MAILBOX_TYPE_APP\x10\x03\x12\x14\n\x10MAILBOX_TYPE_CAB\x10\x04*P\n\x08Listener\x12\x18\n\x14LISTENER_UNSPECIFIED\x10\x00\x12\x11\n\rLISTENER_PEER\x10\x01\x12\x17\n\x13LISTENER_SUBMISSION\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13mss/v1/common.proto\x12\x06mss.v1\"9\n\x07\x42lobRef\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x10\n\x08location\x18\x03 \x01(\t\"z\n\x05Route\x12\x1f\n\x04kind\x18\x01 \x01(\x0e\x32\x11.mss.v1.RouteKind\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x10\n\x08next_hop\x18\x03 \x01(\t\x12+\n\rsmarthost_tls\x18\x04 \x01(\x0e\x32\x14.mss.v1.SmarthostTls\"Y\n\tRecipient\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x1c\n\x05route\x18\x02 \x01(\x0b\x32\r.mss.v1.Route\x12\x0e\n\x06notify\x18\x03 \x01(\t\x12\r\n\x05orcpt\x18\x04 \x01(\t\"(\n\nDsnRequest\x12\x0b\n\x03ret\x18\x01 \x01(\t\x12\r\n\x05\x65nvid\x18\x02 \x01(\t\"{\n\x0fPeerCertificate\x12\x12\n\nsubject_dn\x18\x01 \x01(\t\x12\x13\n\x0b\x63ommon_name\x18\x02 \x01(\t\x12\x1a\n\x12\x66ingerprint_sha256\x18\x03 \x01(\t\x12\x13\n\x0btls_version\x18\x04 \x01(\t\x12\x0e\n\x06\x63ipher\x18\x05 \x01(\t*h\n\tRouteKind\x12\x1a\n\x16ROUTE_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10ROUTE_KIND_LOCAL\x10\x01\x12\x14\n\x10ROUTE_KIND_PROXY\x10\x02\x12\x13\n\x0fROUTE_KIND_PEER\x10\x03*\x83\x01\n\x0bMailboxType\x12\x1c\n\x18MAILBOX_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10MAILBOX_TYPE_PER\x10\x01\x12\x14\n\x10MAILBOX_TYPE_ORG\x10\x02\x12\x14\n\x10MAILBOX_TYPE_APP\x10\x03\x12\x14\n\x10MAILBOX_TYPE_CAB\x10\x04*z\n\x0cSmarthostTls\x12\x1d\n\x19SMARTHOST_TLS_UNSPECIFIED\x10\x00\x12\x19\n\x15SMARTHOST_TLS_ENCRYPT\x10\x01\x12\x18\n\x14SMARTHOST_TLS_VERIFY\x10\x02\x12\x16\n\x12SMARTHOST_TLS_NONE\x10\x03*P\n\x08Listener\x12\x18\n\x14LISTENER_UNSPECIFIED\x10\x00\x12\x11\n\rLISTENER_PEER\x10\x01\x12\x17\n\x13LISTENER_SUBMISSION\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mss.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROUTEKIND']._serialized_start=427
-  _globals['_ROUTEKIND']._serialized_end=531
-  _globals['_MAILBOXTYPE']._serialized_start=534
-  _globals['_MAILBOXTYPE']._serialized_end=665
-  _globals['_LISTENER']._serialized_start=667
-  _globals['_LISTENER']._serialized_end=747
+  _globals['_ROUTEKIND']._serialized_start=472
+  _globals['_ROUTEKIND']._serialized_end=576
+  _globals['_MAILBOXTYPE']._serialized_start=579
+  _globals['_MAILBOXTYPE']._serialized_end=710
+  _globals['_SMARTHOSTTLS']._serialized_start=712
+  _globals['_SMARTHOSTTLS']._serialized_end=834
+  _globals['_LISTENER']._serialized_start=836
+  _globals['_LISTENER']._serialized_end=916
   _globals['_BLOBREF']._serialized_start=31
   _globals['_BLOBREF']._serialized_end=88
   _globals['_ROUTE']._serialized_start=90
-  _globals['_ROUTE']._serialized_end=167
-  _globals['_RECIPIENT']._serialized_start=169
-  _globals['_RECIPIENT']._serialized_end=258
-  _globals['_DSNREQUEST']._serialized_start=260
-  _globals['_DSNREQUEST']._serialized_end=300
-  _globals['_PEERCERTIFICATE']._serialized_start=302
-  _globals['_PEERCERTIFICATE']._serialized_end=425
+  _globals['_ROUTE']._serialized_end=212
+  _globals['_RECIPIENT']._serialized_start=214
+  _globals['_RECIPIENT']._serialized_end=303
+  _globals['_DSNREQUEST']._serialized_start=305
+  _globals['_DSNREQUEST']._serialized_end=345
+  _globals['_PEERCERTIFICATE']._serialized_start=347
+  _globals['_PEERCERTIFICATE']._serialized_end=470
 # @@protoc_insertion_point(module_scope)

@@ -77,6 +77,42 @@ MAILBOX_TYPE_CAB: MailboxType.ValueType  # 4
 """Cabinet mailbox."""
 Global___MailboxType: _TypeAlias = MailboxType  # noqa: Y015
 
+class _SmarthostTls:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SmarthostTlsEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SmarthostTls.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SMARTHOST_TLS_UNSPECIFIED: _SmarthostTls.ValueType  # 0
+    """Not said: as ENCRYPT."""
+    SMARTHOST_TLS_ENCRYPT: _SmarthostTls.ValueType  # 1
+    """STARTTLS required; the server's certificate is not checked (an internal server, e.g. Exchange
+    with its own certificate).
+    """
+    SMARTHOST_TLS_VERIFY: _SmarthostTls.ValueType  # 2
+    """STARTTLS required and the certificate checked against MSS_EGRESS_SMARTHOST_CA_FILE and the
+    server's name.
+    """
+    SMARTHOST_TLS_NONE: _SmarthostTls.ValueType  # 3
+    """Plain SMTP: only for a server on the same host or a link protected otherwise (explicit choice)."""
+
+class SmarthostTls(_SmarthostTls, metaclass=_SmarthostTlsEnumTypeWrapper):
+    """TLS toward an establishment's own server (proxy mode). There is never a fallback to plain text."""
+
+SMARTHOST_TLS_UNSPECIFIED: SmarthostTls.ValueType  # 0
+"""Not said: as ENCRYPT."""
+SMARTHOST_TLS_ENCRYPT: SmarthostTls.ValueType  # 1
+"""STARTTLS required; the server's certificate is not checked (an internal server, e.g. Exchange
+with its own certificate).
+"""
+SMARTHOST_TLS_VERIFY: SmarthostTls.ValueType  # 2
+"""STARTTLS required and the certificate checked against MSS_EGRESS_SMARTHOST_CA_FILE and the
+server's name.
+"""
+SMARTHOST_TLS_NONE: SmarthostTls.ValueType  # 3
+"""Plain SMTP: only for a server on the same host or a link protected otherwise (explicit choice)."""
+Global___SmarthostTls: _TypeAlias = SmarthostTls  # noqa: Y015
+
 class _Listener:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -140,22 +176,26 @@ class Route(_message.Message):
     KIND_FIELD_NUMBER: _builtins.int
     TENANT_ID_FIELD_NUMBER: _builtins.int
     NEXT_HOP_FIELD_NUMBER: _builtins.int
+    SMARTHOST_TLS_FIELD_NUMBER: _builtins.int
     kind: Global___RouteKind.ValueType
     """How the recipient is reached."""
     tenant_id: _builtins.str
     """Tenant (establishment) owning the recipient's mailbox or domain; empty for peers."""
     next_hop: _builtins.str
     """Next hop "host:port" for PROXY and PEER routes; empty when resolved by egress."""
+    smarthost_tls: Global___SmarthostTls.ValueType
+    """PROXY: how egress secures the link to the establishment's server."""
     def __init__(
         self,
         *,
         kind: Global___RouteKind.ValueType = ...,
         tenant_id: _builtins.str = ...,
         next_hop: _builtins.str = ...,
+        smarthost_tls: Global___SmarthostTls.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "next_hop", b"next_hop", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "next_hop", b"next_hop", "smarthost_tls", b"smarthost_tls", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

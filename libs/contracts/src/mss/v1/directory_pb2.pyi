@@ -236,6 +236,7 @@ class AddressLookupReply(_message.Message):
     QUOTA_BYTES_FIELD_NUMBER: _builtins.int
     RATE_PER_SENDER_FIELD_NUMBER: _builtins.int
     REFUSE_MALFORMED_XDM_FIELD_NUMBER: _builtins.int
+    SMARTHOST_TLS_FIELD_NUMBER: _builtins.int
     domain_hosted: _builtins.bool
     """True when the address's domain is one of ours."""
     mailbox_found: _builtins.bool
@@ -270,6 +271,8 @@ class AddressLookupReply(_message.Message):
     """The establishment refuses messages whose IHE XDM archive is malformed (sent or received by it),
     instead of only flagging them in the audit trail.
     """
+    smarthost_tls: _common_pb2.SmarthostTls.ValueType
+    """Proxy mode: how egress secures the link to the establishment's server."""
     def __init__(
         self,
         *,
@@ -289,10 +292,11 @@ class AddressLookupReply(_message.Message):
         quota_bytes: _builtins.int = ...,
         rate_per_sender: _builtins.int = ...,
         refuse_malformed_xdm: _builtins.bool = ...,
+        smarthost_tls: _common_pb2.SmarthostTls.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_dn", b"certificate_dn", "directory_version", b"directory_version", "domain_hosted", b"domain_hosted", "domain_mode", b"domain_mode", "mailbox_found", b"mailbox_found", "mailbox_status", b"mailbox_status", "mailbox_type", b"mailbox_type", "max_message_bytes", b"max_message_bytes", "mixed_recipients", b"mixed_recipients", "quota_bytes", b"quota_bytes", "rate_per_sender", b"rate_per_sender", "refuse_malformed_xdm", b"refuse_malformed_xdm", "smarthost", b"smarthost", "strict_national", b"strict_national", "suspended_temporary", b"suspended_temporary", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_dn", b"certificate_dn", "directory_version", b"directory_version", "domain_hosted", b"domain_hosted", "domain_mode", b"domain_mode", "mailbox_found", b"mailbox_found", "mailbox_status", b"mailbox_status", "mailbox_type", b"mailbox_type", "max_message_bytes", b"max_message_bytes", "mixed_recipients", b"mixed_recipients", "quota_bytes", b"quota_bytes", "rate_per_sender", b"rate_per_sender", "refuse_malformed_xdm", b"refuse_malformed_xdm", "smarthost", b"smarthost", "smarthost_tls", b"smarthost_tls", "strict_national", b"strict_national", "suspended_temporary", b"suspended_temporary", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

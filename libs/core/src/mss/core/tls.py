@@ -125,6 +125,20 @@ def _subject_dn(subject: Any) -> tuple[str, str]:
     return ",".join(parts), common_name
 
 
+def session_evidence(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> PeerCertificate:
+    """What a TLS session shows when the peer's certificate was not verified (a link encrypted
+    only): the certificate's fingerprint, the version and the cipher; no subject is vouched for."""
+    der = ssl_object.getpeercert(binary_form=True)
+    cipher = ssl_object.cipher()
+    return PeerCertificate(
+        subject_dn="",
+        common_name="",
+        fingerprint_sha256=hashlib.sha256(der).hexdigest() if der else "",
+        tls_version=ssl_object.version() or "",
+        cipher=cipher[0] if cipher else "",
+    )
+
+
 def peer_certificate(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> PeerCertificate | None:
     """Facts of the peer's verified certificate, or None when it presented none."""
     der = ssl_object.getpeercert(binary_form=True)

@@ -20,6 +20,17 @@ APPLICATIVE_DNS = {
     "sih": "CN=sih.ch-exemple.example,OU=920000001,O=CH EXEMPLE,ST=Hauts-de-Seine (92),C=FR",
 }
 """Client certificates of the applicative mailboxes dpi@chu-demo and sih@ch-exemple."""
+SMARTHOST_DN = "CN=exchange.ch-exemple.example,O=CH EXEMPLE,ST=Hauts-de-Seine (92),C=FR"
+"""The proxy-mode establishment's own server (its STARTTLS certificate)."""
+
+
+IDENTITIES = {
+    "operator": OPERATOR_DN,
+    "peer-operator": PEER_OPERATOR_DN,
+    "smarthost": SMARTHOST_DN,
+    **APPLICATIVE_DNS,
+}
+"""Every identity of the demo PKI, by file name (a folder holding them all is reused as it is)."""
 
 
 @dataclass(frozen=True)
@@ -30,13 +41,14 @@ class DemoPki:
     crl: Path
     operator: Issued
     peer_operator: Issued
+    smarthost: Issued
     applications: dict[str, Issued]
 
 
 def demo_pki(folder: Path) -> DemoPki:
     """Generate the demo PKI in ``folder`` unless it is there already."""
     ca, crl = folder / "ca.pem", folder / "crl.pem"
-    names = {"operator": OPERATOR_DN, "peer-operator": PEER_OPERATOR_DN, **APPLICATIVE_DNS}
+    names = IDENTITIES
     if not all((folder / f"{name}.key").exists() for name in names) or not ca.exists():
         pki = LocalPki(folder, "DEMO")
         for name, dn in names.items():
@@ -52,5 +64,6 @@ def demo_pki(folder: Path) -> DemoPki:
         crl=crl,
         operator=issued("operator"),
         peer_operator=issued("peer-operator"),
+        smarthost=issued("smarthost"),
         applications={name: issued(name) for name in APPLICATIVE_DNS},
     )

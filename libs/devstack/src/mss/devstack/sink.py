@@ -60,6 +60,14 @@ async def _main(folder: Path, host: str, port: int, tls: ssl.SSLContext | None) 
         await server.serve_forever()
 
 
+def starttls_only(cert: Path, key: Path) -> ssl.SSLContext:
+    """A server context presenting ``cert`` and asking no client certificate."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context
+
+
 def main() -> None:
     """``python -m mss.devstack.sink --port P --folder DIR``."""
     parser = argparse.ArgumentParser(prog="python -m mss.devstack.sink")
@@ -68,13 +76,16 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, required=True)
     parser.add_argument("--tls-cert", type=Path, help="certificate chain: require STARTTLS")
     parser.add_argument("--tls-key", type=Path)
-    parser.add_argument("--tls-ca", type=Path, help="CA bundle client certificates must chain to")
+    parser.add_argument(
+        "--tls-ca", type=Path, help="CA bundle client certificates must chain to (unset: none asked)"
+    )
     args = parser.parse_args()
     tls = None
-    if args.tls_cert:
-        tls = server_context(
-            TlsFiles(cert=args.tls_cert, key=args.tls_key, ca=args.tls_ca), require_client_cert=True
-        )
+    if args.tls_cert and args.tls_ca:  # another operator: mutual TLS
+        files = TlsFiles(cert=args.tls_cert, key=args.tls_key, ca=args.tls_ca)
+        tls = server_context(files, require_client_cert=True)
+    elif args.tls_cert:  # an establishment's server: STARTTLS, no client certificate asked
+        tls = starttls_only(args.tls_cert, args.tls_key)
     asyncio.run(_main(args.folder, args.host, args.port, tls))
 
 

@@ -70,17 +70,10 @@ class Stack:
         self.set_demo_passwords(env)
         for sink in self.sinks:
             port = getattr(self.layout, sink)
-            tls = []
-            if sink == "peer_operator":  # another operator: STARTTLS and mutual TLS only
-                identity = pki.peer_operator
-                tls = [
-                    "--tls-cert",
-                    str(identity.chain_path),
-                    "--tls-key",
-                    str(identity.key_path),
-                    "--tls-ca",
-                    str(pki.ca),
-                ]
+            identity = pki.peer_operator if sink == "peer_operator" else pki.smarthost
+            tls = ["--tls-cert", str(identity.chain_path), "--tls-key", str(identity.key_path)]
+            if sink == "peer_operator":  # another operator: mutual TLS; the smarthost: STARTTLS only
+                tls += ["--tls-ca", str(pki.ca)]
             spawn(
                 python_module(
                     "mss.devstack.sink",

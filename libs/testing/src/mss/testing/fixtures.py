@@ -82,13 +82,15 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop_postgres(config)
 
 
-def demo_seed(layout: Layout, folder: Path) -> Path:
-    """The demo seed with the proxy establishment's smarthost on the layout's port."""
+def demo_seed(layout: Layout, folder: Path, smarthost_tls: str = "encrypt") -> Path:
+    """The demo seed with the proxy establishment's smarthost on the layout's port, reached with
+    ``smarthost_tls`` ("none" for a server without STARTTLS, such as the bench's sink)."""
     seed = yaml.safe_load((DEMO / "seed.yaml").read_text(encoding="utf-8"))
     for establishment in seed["establishments"]:
         for domain in establishment.get("domains", []):
             if domain.get("mode") == "proxy":
                 domain["smarthost"] = f"127.0.0.1:{layout.smarthost}"
+                domain["smarthost_tls"] = smarthost_tls
     path = folder / "seed.yaml"
     path.write_text(yaml.safe_dump(seed, allow_unicode=True), encoding="utf-8")
     return path

@@ -73,6 +73,12 @@ def add_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     domain.add_argument("domain")
     domain.add_argument("--mode", choices=["saas", "proxy"], required=True)
     domain.add_argument("--smarthost", help="proxy mode: host:port of the establishment's server")
+    domain.add_argument(
+        "--smarthost-tls",
+        choices=["encrypt", "verify", "none"],
+        default="encrypt",
+        help="proxy mode: STARTTLS required (encrypt), certificate checked too (verify), or plain (none)",
+    )
 
     bal = groups.add_parser("bal", help="mailboxes (BAL)").add_subparsers(dest="command", required=True)
     listed = bal.add_parser("list", help="the mailboxes of an establishment")
@@ -126,7 +132,12 @@ def request_for(args: argparse.Namespace) -> tuple[str, str, Any]:
             }
             return "PATCH", f"/api/v1/tenants/{args.tenant}", {k: v for k, v in body.items() if v is not None}
         case "tenant", "add-domain":
-            body = {"name": args.domain, "mode": args.mode, "smarthost": args.smarthost}
+            body = {
+                "name": args.domain,
+                "mode": args.mode,
+                "smarthost": args.smarthost,
+                "smarthost_tls": args.smarthost_tls,
+            }
             return "POST", f"/api/v1/tenants/{args.tenant}/domains", body
         case "bal", "list":
             query = f"?status={args.status}" if args.status else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mss.v1 import AddressLookupReply, DomainMode, MailboxStatus, MailboxType, MixedRecipients
+from mss.v1 import AddressLookupReply, DomainMode, MailboxStatus, MailboxType, MixedRecipients, SmarthostTls
 
 _MODES = {"saas": DomainMode.DOMAIN_MODE_SAAS, "proxy": DomainMode.DOMAIN_MODE_PROXY}
 _TYPES = {
@@ -17,6 +17,11 @@ _TYPES = {
 _MIXED = {
     "refuse_whole": MixedRecipients.MIXED_RECIPIENTS_REFUSE_WHOLE,
     "deliver_valid": MixedRecipients.MIXED_RECIPIENTS_DELIVER_VALID,
+}
+_SMARTHOST_TLS = {
+    "encrypt": SmarthostTls.SMARTHOST_TLS_ENCRYPT,
+    "verify": SmarthostTls.SMARTHOST_TLS_VERIFY,
+    "none": SmarthostTls.SMARTHOST_TLS_NONE,
 }
 _STATUSES = {
     "active": MailboxStatus.MAILBOX_STATUS_ACTIVE,
@@ -45,6 +50,9 @@ def reply_for(
     reply.tenant_id = domain["tenant_id"]
     reply.domain_mode = _MODES[domain["mode"]]
     reply.smarthost = domain["smarthost"] or ""
+    reply.smarthost_tls = _SMARTHOST_TLS.get(
+        str(domain.get("smarthost_tls")), SmarthostTls.SMARTHOST_TLS_ENCRYPT
+    )
     reply.mixed_recipients = _MIXED.get(
         str(domain.get("mixed_recipients")), MixedRecipients.MIXED_RECIPIENTS_UNSPECIFIED
     )

@@ -49,7 +49,7 @@ class Registry:
             ):
                 version = await conn.fetchval("SELECT version FROM directory_meta")
                 domains = await conn.fetch(
-                    "SELECT d.name, d.tenant_id, d.mode, d.smarthost,"
+                    "SELECT d.name, d.tenant_id, d.mode, d.smarthost, d.smarthost_tls,"
                     " t.mixed_recipients, t.max_message_bytes, t.suspended_reply, t.strict_national,"
                     " t.rate_per_sender, t.malformed_xdm"
                     " FROM domains d JOIN tenants t ON t.id = d.tenant_id"

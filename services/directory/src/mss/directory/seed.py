@@ -35,6 +35,7 @@ _FINESS = re.compile(r"^[0-9A-B]{9}$")
 _RPPS = re.compile(r"^[0-9]{11}$")
 _TYPES = {"PER", "ORG", "APP", "CAB"}
 _MODES = {"saas", "proxy"}
+_SMARTHOST_TLS = {"encrypt", "verify", "none"}
 
 
 def load_seed(path: Path) -> dict[str, Any]:
@@ -62,6 +63,8 @@ def load_seed(path: Path) -> dict[str, Any]:
                 raise DataError(f"{where}: domain {name}: mode must be saas or proxy")
             if dom["mode"] == "proxy" and not dom.get("smarthost"):
                 raise DataError(f"{where}: domain {name}: proxy mode needs a smarthost")
+            if dom.get("smarthost_tls", "encrypt") not in _SMARTHOST_TLS:
+                raise DataError(f"{where}: domain {name}: smarthost_tls must be encrypt, verify or none")
             domains[name] = dom
         for box in est.get("mailboxes", []):
             address = str(box["address"]).lower()
@@ -107,12 +110,14 @@ async def apply_seed(conn: asyncpg.Connection, data: dict[str, Any], source: str
             )
             for dom in est.get("domains", []):
                 await conn.execute(
-                    "INSERT INTO domains (name, tenant_id, mode, smarthost) VALUES ($1, $2, $3, $4)"
-                    " ON CONFLICT (name) DO UPDATE SET mode = $3, smarthost = $4",
+                    "INSERT INTO domains (name, tenant_id, mode, smarthost, smarthost_tls)"
+                    " VALUES ($1, $2, $3, $4, $5)"
+                    " ON CONFLICT (name) DO UPDATE SET mode = $3, smarthost = $4, smarthost_tls = $5",
                     dom["name"].lower(),
                     est["id"],
                     dom["mode"],
                     dom.get("smarthost"),
+                    dom.get("smarthost_tls", "encrypt"),
                 )
             for box in est.get("mailboxes", []):
                 address = box["address"].lower()

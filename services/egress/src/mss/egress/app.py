@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections import defaultdict
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
+from pathlib import Path
 
 from faststream.nats import NatsMessage
 from mss.bus import headers as hdr
@@ -38,6 +40,7 @@ from mss.v1 import (
     RecipientCheckRequest,
     RecipientStatus,
     RouteKind,
+    SmarthostTls,
     Verdict,
 )
 
@@ -60,6 +63,7 @@ class Egress:
         self.tls = client_context(files) if files is not None else None
         self.windows = Windows(settings.destination_concurrency, settings.destination_concurrency_max)
         self.mx = MxResolver(settings.dns_nameservers, settings.dns_timeout)
+        self.smarthost_tls = smarthost_contexts(settings.smarthost_ca_file)
 
     def next_hop(self, recipient: Recipient) -> str | None:
         """Where a recipient goes: the smarthost of a proxy domain, or a peer operator's static route,
@@ -94,8 +98,10 @@ class Egress:
         groups: dict[tuple[str | None, int, str], list[Recipient]] = defaultdict(list)
         for recipient in request.recipients:  # one transaction per hop (and per operator domain)
             route = recipient.route.kind
-            domain = (
-                recipient.address.rpartition("@")[2].lower() if route == RouteKind.ROUTE_KIND_PEER else ""
+            domain = (  # a peer's domain, or how a smarthost is secured
+                recipient.address.rpartition("@")[2].lower()
+                if route == RouteKind.ROUTE_KIND_PEER
+                else str(recipient.route.smarthost_tls)
             )
             groups[(self.next_hop(recipient), route, domain)].append(recipient)
         expired = time.time() - request.received_at.seconds > self.settings.max_lifetime
@@ -283,7 +289,10 @@ class Egress:
             host, port = parse_hop(hop)
         except ValueError as exc:
             return deferred_all(addresses, f"451 4.3.5 {exc}")
-        target = Hop(host, port)
+        choice = recipients[0].route.smarthost_tls
+        target = Hop(
+            host, port, None if choice == SmarthostTls.SMARTHOST_TLS_NONE else self.smarthost_tls[choice]
+        )
         if kind == RouteKind.ROUTE_KIND_PEER:
             if self.tls is None:
                 return deferred_all(addresses, "451 4.7.5 No TLS identity configured toward other operators")
@@ -358,6 +367,23 @@ class Egress:
 def reported(recipient: Recipient, reply: str, remote: str, action: str) -> dsn.Outcome:
     """What a report says of one recipient."""
     return dsn.Outcome(recipient.address, reply, remote, action, recipient.orcpt)
+
+
+def smarthost_contexts(ca_file: Path | None) -> dict[int, ssl.SSLContext]:
+    """TLS toward establishments' servers: ENCRYPT (STARTTLS, certificate not checked: internal
+    servers have their own) and VERIFY (chain and name checked against ``ca_file``, else the
+    system's CAs). UNSPECIFIED is ENCRYPT."""
+    encrypt = ssl.create_default_context()
+    encrypt.check_hostname = False
+    encrypt.verify_mode = ssl.CERT_NONE
+    encrypt.minimum_version = ssl.TLSVersion.TLSv1_2
+    verify = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    verify.minimum_version = ssl.TLSVersion.TLSv1_2
+    return {
+        SmarthostTls.SMARTHOST_TLS_UNSPECIFIED: encrypt,
+        SmarthostTls.SMARTHOST_TLS_ENCRYPT: encrypt,
+        SmarthostTls.SMARTHOST_TLS_VERIFY: verify,
+    }
 
 
 MX_PREFIX = "mx:"

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiosmtplib
-from mss.core.tls import PeerCertificate, peer_certificate
+from mss.core.tls import PeerCertificate, peer_certificate, session_evidence
 from mss.egress.domain.outcome import Outcome, RecipientResult, classify
 
 
@@ -23,7 +23,8 @@ class Hop:
     host: str
     port: int
     tls: ssl.SSLContext | None = None
-    """Mandatory STARTTLS with this context; None: plain SMTP (establishment smarthost)."""
+    """Mandatory STARTTLS with this context (never a fallback to plain text); None: plain SMTP, an
+    establishment's explicit choice for its server."""
     accept_peer: Callable[[PeerCertificate], str | None] | None = None
     """Returns why a verified server certificate is not acceptable, or None when it is."""
 
@@ -88,13 +89,16 @@ async def relay(
         if hop.tls is not None:
             ssl_object = client.transport.get_extra_info("ssl_object") if client.transport else None
             tls = peer_certificate(ssl_object) if ssl_object is not None else None
-            if tls is None:
-                return _all(
-                    recipients, Outcome.DEFERRED, f"451 4.7.5 {where}: no verified server certificate"
-                )
-            refusal = hop.accept_peer(tls) if hop.accept_peer is not None else None
-            if refusal is not None:
-                return _all(recipients, Outcome.DEFERRED, f"451 4.7.5 {where}: {refusal}", tls)
+            if tls is None and ssl_object is not None and hop.accept_peer is None:  # encrypted only
+                tls = session_evidence(ssl_object)
+            if hop.accept_peer is not None:  # another operator: its certificate decides
+                if tls is None:
+                    return _all(
+                        recipients, Outcome.DEFERRED, f"451 4.7.5 {where}: no verified server certificate"
+                    )
+                refusal = hop.accept_peer(tls)
+                if refusal is not None:
+                    return _all(recipients, Outcome.DEFERRED, f"451 4.7.5 {where}: {refusal}", tls)
         results, dsn = await _transaction(client, envelope, content, where)
         return Attempt(results, tls, dsn)
     finally:

@@ -87,6 +87,11 @@ class DomainIn(Strict):
     smarthost: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")] | None = Field(
         default=None, description="proxy mode: the establishment's server, host:port"
     )
+    smarthost_tls: Literal["encrypt", "verify", "none"] = Field(
+        default="encrypt",
+        description="proxy mode: STARTTLS required (encrypt), with the certificate checked (verify), or plain"
+        " SMTP for a link protected otherwise (none)",
+    )
 
     @model_validator(mode="after")
     def _smarthost_for_proxy(self) -> DomainIn:

@@ -33,7 +33,8 @@ _TRANSITIONS = {
 _TENANTS = """
 SELECT t.id, t.name, t.finess, t.ght_id, t.mixed_recipients, t.max_message_bytes, t.suspended_reply,
        t.strict_national, t.rate_per_sender, t.malformed_xdm,
-       coalesce((SELECT json_agg(json_build_object('name', d.name, 'mode', d.mode, 'smarthost', d.smarthost)
+       coalesce((SELECT json_agg(json_build_object('name', d.name, 'mode', d.mode, 'smarthost', d.smarthost,
+                                  'smarthost_tls', d.smarthost_tls)
                  ORDER BY d.name) FROM domains d WHERE d.tenant_id = t.id)::text, '[]') AS domains,
        (SELECT count(*) FROM mailboxes m WHERE m.tenant_id = t.id AND m.status <> 'deleted') AS mailboxes
 FROM tenants t WHERE $1::text IS NULL OR t.id = $1 ORDER BY t.id
@@ -170,14 +171,19 @@ async def add_domain(pool: asyncpg.Pool, tenant_id: str, domain: DomainIn) -> Ch
         if owner is not None:
             raise ConflictError(f"domain {domain.name} exists" + ("" if owner == tenant_id else " elsewhere"))
         await conn.execute(
-            "INSERT INTO domains (name, tenant_id, mode, smarthost) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO domains (name, tenant_id, mode, smarthost, smarthost_tls)"
+            " VALUES ($1, $2, $3, $4, $5)",
             domain.name,
             tenant_id,
             domain.mode,
             domain.smarthost,
+            domain.smarthost_tls,
         )
         await _bump(conn)
-    return Change(tenant_id, f"domain {domain.name}", f"added in {domain.mode} mode")
+    detail = f"added in {domain.mode} mode" + (
+        f", TLS {domain.smarthost_tls}" if domain.mode == "proxy" else ""
+    )
+    return Change(tenant_id, f"domain {domain.name}", detail)
 
 
 def _check_fields(kind: str, fields: dict[str, Any]) -> None:

@@ -70,7 +70,10 @@ def decide_recipient(
             return refuse(rules.RECIPIENT_APPLICATIVE)
         if found.domain_mode == DomainMode.DOMAIN_MODE_PROXY:
             route = Route(
-                kind=RouteKind.ROUTE_KIND_PROXY, tenant_id=found.tenant_id, next_hop=found.smarthost
+                kind=RouteKind.ROUTE_KIND_PROXY,
+                tenant_id=found.tenant_id,
+                next_hop=found.smarthost,
+                smarthost_tls=found.smarthost_tls,
             )
         else:
             route = Route(kind=RouteKind.ROUTE_KIND_LOCAL, tenant_id=found.tenant_id)
