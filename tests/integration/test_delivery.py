@@ -371,3 +371,16 @@ async def test_an_establishment_server_gets_starttls_and_never_plain_text(
         64,
     )  # encrypted, not vouched for
     assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
+
+
+async def test_a_connection_is_reused_for_the_next_delivery_and_replaced_when_closed(
+    delivery: Delivery,
+) -> None:
+    script = Script(closing={3})  # the third MAIL FROM is answered as by a server closing an idle link
+    async with scripted_sink(script) as hop:
+        for n in range(4):
+            message_id = await delivery.submit([f"r{n}@ch-exemple.mssante.fr"], hop)
+            await delivery.events(message_id, AuditCode.AUDIT_CODE_RELAYED)
+    assert len(script.received) == 4
+    assert script.ehlos == 2  # one connection for the first two, a new one after the 421
+    assert not [e for e in delivery.audit if e.code == AuditCode.AUDIT_CODE_DEFERRED]

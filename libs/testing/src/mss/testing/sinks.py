@@ -31,6 +31,10 @@ class Script:
     """(recipients, content) of each accepted message."""
     attempts: int = 0
     """Transactions begun (MAIL FROM)."""
+    ehlos: int = 0
+    """EHLO commands: one per connection from a client that reuses its connections."""
+    closing: set[int] = field(default_factory=set)
+    """MAIL FROM numbers (from 1) answered "421" as a server closing an idle connection would."""
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -42,12 +46,15 @@ class _Handler:
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
+        self.script.ehlos += 1
         return [*responses[:-1], "250-DSN", responses[-1]] if self.script.offer_dsn else responses
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         self.script.attempts += 1
+        if self.script.attempts in self.script.closing:
+            return "421 4.4.2 sink closing idle connection"
         envelope.mail_from = address
         return "250 2.1.0 OK"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import time
@@ -23,6 +24,7 @@ from mss.bus.work import Retry, work_consumer
 from mss.core import dsn
 from mss.core.tls import PeerCertificate as TlsEvidence
 from mss.core.tls import client_context, dn_matches
+from mss.egress.connections import Connections
 from mss.egress.domain.outcome import Outcome, RecipientResult, parse_hop, retry_delay
 from mss.egress.domain.windows import Windows
 from mss.egress.mx import MxResolver
@@ -64,6 +66,17 @@ class Egress:
         self.windows = Windows(settings.destination_concurrency, settings.destination_concurrency_max)
         self.mx = MxResolver(settings.dns_nameservers, settings.dns_timeout)
         self.smarthost_tls = smarthost_contexts(settings.smarthost_ca_file)
+        self.connections = Connections(settings.connection_idle, settings.connections_per_destination)
+
+    async def close_idle_forever(self) -> None:
+        """Close connections idle for too long (background job)."""
+        while True:
+            await asyncio.sleep(max(self.settings.connection_idle / 2, 0.5))
+            await self.connections.close_idle()
+
+    async def close_connections(self) -> None:
+        """QUIT every kept connection (at shutdown)."""
+        await self.connections.close_idle(everything=True)
 
     def next_hop(self, recipient: Recipient) -> str | None:
         """Where a recipient goes: the smarthost of a proxy domain, or a peer operator's static route,
@@ -293,6 +306,7 @@ class Egress:
         target = Hop(
             host, port, None if choice == SmarthostTls.SMARTHOST_TLS_NONE else self.smarthost_tls[choice]
         )
+        key: tuple[object, ...] = (host, port, int(choice))
         if kind == RouteKind.ROUTE_KIND_PEER:
             if self.tls is None:
                 return deferred_all(addresses, "451 4.7.5 No TLS identity configured toward other operators")
@@ -301,6 +315,7 @@ class Egress:
             if listed is None:
                 return deferred_all(addresses, "451 4.4.3 Policy not available to check the operator")
             target = Hop(host, port, self.tls, lambda cert: self.refusal(cert, domain, listed))
+            key = (host, port, "peer", domain, tuple(listed))  # checked for this domain, this list
         envelope = Envelope(
             request.mail_from,
             addresses,
@@ -314,6 +329,8 @@ class Egress:
             content=content,
             connect_timeout=self.settings.connect_timeout,
             command_timeout=self.settings.command_timeout,
+            connections=self.connections,
+            key=key,
         )
 
     async def listed_certificates(self, domain: str, headers: dict[str, str]) -> list[str] | None:
@@ -407,5 +424,7 @@ def build(settings: EgressSettings) -> BusService:
     egress = Egress(service, settings)
     work_consumer(service, streams.EGRESS, DeliveryRequested, egress.on_deliver, workers=settings.workers)
     work_consumer(service, streams.REPORTS, DeliveryRequested, egress.on_report, workers=4)
+    service.background.append(egress.close_idle_forever)
+    service.shutdown.append(egress.close_connections)
     service.respond(subjects.QUEUE, subjects.EGRESS_QUEUE, QueueOperations(service).on_request, 4)
     return service

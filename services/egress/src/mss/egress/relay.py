@@ -8,11 +8,12 @@ recipients with its reason, never falls back to plaintext.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 import aiosmtplib
 from mss.core.tls import PeerCertificate, peer_certificate, session_evidence
+from mss.egress.connections import Connections
 from mss.egress.domain.outcome import Outcome, RecipientResult, classify
 
 
@@ -64,11 +65,52 @@ async def relay(
     content: bytes,
     connect_timeout: float,
     command_timeout: float,
+    connections: Connections | None = None,
+    key: Hashable = None,
 ) -> Attempt:
     """Send ``content`` to the envelope's recipients through ``hop``; never raises for SMTP or TLS
-    outcomes."""
+    outcomes. With ``connections``, an idle connection to ``key`` is reused (a new one is opened
+    if it turns out to be closed) and the connection is kept for the next transaction."""
+    if connections is not None:
+        reused = connections.take(key)
+        if reused is not None:
+            where = f"{hop.host}:{hop.port}"
+            try:
+                done = await _transaction(reused.client, envelope, content, where, reuse=True)
+            except _Stale:
+                reused.client.close()
+            else:
+                if not (done.clean and connections.give(key, reused.client, reused.tls)):
+                    reused.client.close()
+                return Attempt(done.results, reused.tls, done.dsn)
+    return await _fresh(hop, helo, envelope, content, connect_timeout, command_timeout, connections, key)
+
+
+class _Stale(Exception):
+    """A reused connection turned out to be closed before the transaction began."""
+
+
+def _keep(
+    connections: Connections, key: Hashable, client: aiosmtplib.SMTP, tls: PeerCertificate | None
+) -> None:
+    if not connections.give(key, client, tls):
+        client.close()
+
+
+async def _fresh(
+    hop: Hop,
+    helo: str,
+    envelope: Envelope,
+    content: bytes,
+    connect_timeout: float,
+    command_timeout: float,
+    connections: Connections | None,
+    key: Hashable,
+) -> Attempt:
+    """The transaction over a new connection."""
     recipients = envelope.recipients
     where = f"{hop.host}:{hop.port}"
+    kept = False
     client = aiosmtplib.SMTP(
         hostname=hop.host,
         port=hop.port,
@@ -99,24 +141,37 @@ async def relay(
                 refusal = hop.accept_peer(tls)
                 if refusal is not None:
                     return _all(recipients, Outcome.DEFERRED, f"451 4.7.5 {where}: {refusal}", tls)
-        results, dsn = await _transaction(client, envelope, content, where)
-        return Attempt(results, tls, dsn)
+        done = await _transaction(client, envelope, content, where)
+        if connections is not None and done.clean:
+            kept = connections.give(key, client, tls)
+        return Attempt(done.results, tls, done.dsn)
     finally:
-        if client.is_connected:
+        if client.is_connected and not kept:
             try:
                 await client.quit()
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 client.close()
 
 
+@dataclass(frozen=True)
+class _Done:
+    """A transaction's results; ``clean``: it ended in step with the server (the connection may
+    carry the next one)."""
+
+    results: list[RecipientResult]
+    dsn: bool
+    clean: bool
+
+
 async def _transaction(
-    client: aiosmtplib.SMTP, envelope: Envelope, content: bytes, where: str
-) -> tuple[list[RecipientResult], bool]:
+    client: aiosmtplib.SMTP, envelope: Envelope, content: bytes, where: str, reuse: bool = False
+) -> _Done:
     """EHLO unless done, MAIL, one RCPT per recipient (with its own DSN parameters when the hop
-    takes them), DATA; and whether the hop took the DSN parameters."""
+    takes them), DATA; and whether the hop took the DSN parameters. On a reused connection that
+    fails or is closed (421) before MAIL is answered, raise _Stale: nothing was sent."""
     recipients = envelope.recipients
     results: dict[str, RecipientResult] = {}
-    dsn = False
+    dsn, clean = False, False
     try:
         if client.is_ehlo_or_helo_needed:
             await client.ehlo()
@@ -124,7 +179,16 @@ async def _transaction(
         mail_options = [f"SIZE={len(content)}"] if client.supports_extension("size") else []
         if dsn:
             mail_options += envelope.mail_options
-        await client.mail(envelope.mail_from, options=mail_options)
+        try:
+            await client.mail(envelope.mail_from, options=mail_options)
+        except (aiosmtplib.SMTPServerDisconnected, OSError, TimeoutError) as exc:
+            if reuse:
+                raise _Stale from exc
+            raise
+        except aiosmtplib.SMTPResponseException as exc:
+            if reuse and exc.code == 421:
+                raise _Stale from exc
+            raise
         accepted = []
         for address in recipients:
             try:
@@ -138,11 +202,13 @@ async def _transaction(
                 results[address] = RecipientResult(address, Outcome.DELIVERED, f"250 {response.message}")
         else:
             await client.rset()
+        clean = True
     except aiosmtplib.SMTPResponseException as exc:  # MAIL or DATA refused: every recipient left
         for address in recipients:
             results.setdefault(
                 address, RecipientResult(address, classify(exc.code), f"{exc.code} {exc.message}")
             )
+        clean = exc.code != 421 and await _reset(client)
     except ValueError as exc:  # an address aiosmtplib cannot send safely
         for address in recipients:
             results.setdefault(address, RecipientResult(address, Outcome.BOUNCED, f"553 5.1.3 {exc}"))
@@ -151,4 +217,13 @@ async def _transaction(
         for address in recipients:  # all but those already refused for good are deferred
             if address not in results or results[address].outcome is Outcome.DEFERRED:
                 results[address] = RecipientResult(address, Outcome.DEFERRED, reply)
-    return [results[address] for address in recipients], dsn
+    return _Done([results[address] for address in recipients], dsn, clean)
+
+
+async def _reset(client: aiosmtplib.SMTP) -> bool:
+    """RSET after a refusal; True when the connection is in step for another transaction."""
+    try:
+        await client.rset()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        return False
+    return True

@@ -28,6 +28,14 @@ class EgressSettings(ServiceSettings):
     dns_timeout: float = Field(default=10.0, gt=0, description="Bound on one MX lookup, seconds")
     mx_port: int = Field(default=25, description="SMTP port of MX hosts")
     workers: int = Field(default=16, description="Deliveries in flight")
+    connection_idle: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds an open connection waits for the next delivery (0: never kept)",
+    )
+    connections_per_destination: int = Field(
+        default=8, ge=0, description="Open idle connections kept per host"
+    )
     destination_concurrency: int = Field(
         default=5, ge=1, description="Simultaneous transactions a destination starts with (slow start)"
     )
