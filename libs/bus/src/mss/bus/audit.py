@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from mss.bus import headers as hdr
 from mss.bus import subjects
 from mss.bus.codec import encode, now_timestamp
-from mss.core.ids import new_queue_id, traceparent
+from mss.core.ids import new_queue_id
 from mss.v1 import AuditEvent
 
 Publish = Callable[[str, bytes, dict[str, str]], Awaitable[None]]
@@ -32,5 +32,5 @@ class Auditor:
         """Publish one event; its id doubles as the de-duplication key."""
         headers = {hdr.MSG_ID: event.event_id}
         if event.trace_id:
-            headers[hdr.TRACEPARENT] = traceparent(event.trace_id)
+            headers.update(hdr.context_headers(event.trace_id))
         await self._publish(self.subject, encode(event), headers)

@@ -13,9 +13,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from mss.bus.telemetry import span
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from opentelemetry.trace import Tracer
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ class Responder:
     queue: str
     handler: Handler
     workers: int
+    tracer: Tracer
     _subscription: Subscription | None = None
     _inflight: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -40,7 +43,9 @@ class Responder:
 
         async def answer(msg: Msg) -> None:
             try:
-                reply = await self.handler(msg.data, dict(msg.headers or {}))
+                headers = dict(msg.headers or {})
+                with span(self.tracer, self.subject, headers):
+                    reply = await self.handler(msg.data, headers)
                 await msg.respond(reply)
             except Exception:
                 log.exception("request not answered", extra={"subject": self.subject})

@@ -16,6 +16,7 @@ from mss.bus.codec import decode, encode
 from mss.bus.ops import Readiness, ops_app, start_ops
 from mss.bus.responder import Handler, Responder
 from mss.bus.streams import StreamSpec, ensure_stream, wait_for_streams
+from mss.bus.telemetry import provider_for
 from mss.core.errors import ContractError, UnavailableError
 from mss.core.logs import setup_logging
 from mss.core.settings import ServiceSettings
@@ -57,6 +58,8 @@ class BusService:
         self.readiness = Readiness()
         self.http = ops_app(self.readiness)
         self.auditor = Auditor(name, self.publish)
+        self.traces = provider_for(name, settings.otlp_endpoint)
+        self.tracer = self.traces.get_tracer("mss")
         self.startup: list[Hook] = []
         """Run after NATS is connected and before subscribers start (open pools, load data)."""
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
@@ -129,7 +132,7 @@ class BusService:
 
     def respond(self, subject: str, queue: str, handler: Handler, workers: int) -> None:
         """Answer requests on ``subject`` in queue group ``queue``, ``workers`` at once."""
-        self.responders.append(Responder(subject, queue, handler, workers))
+        self.responders.append(Responder(subject, queue, handler, workers, self.tracer))
 
     @property
     def stopped(self) -> bool:
@@ -212,5 +215,8 @@ class BusService:
             await self._disconnect()
             for hook in self.shutdown:
                 await hook()
+            self.traces.force_flush()
+            if standalone:  # in-process (tests), processors may be shared with other services
+                self.traces.shutdown()
             if runner is not None:
                 await runner.cleanup()

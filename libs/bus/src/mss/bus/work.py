@@ -14,8 +14,10 @@ from google.protobuf.message import Message
 from mss.bus.codec import decode
 from mss.bus.service import BusService
 from mss.bus.streams import ConsumerSpec, ensure_consumer
+from mss.bus.telemetry import span
 from mss.core.errors import ContractError
 from nats.aio.msg import Msg
+from opentelemetry.trace import SpanKind
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,8 @@ def work_consumer(
             return
         beat = asyncio.create_task(_in_progress(msg, spec.ack_wait / 3))
         try:
-            await handler(item, msg)
+            with span(service.tracer, spec.filter_subject, msg.headers, SpanKind.CONSUMER):
+                await handler(item, msg)
         except Retry as retry:
             log.warning("work item deferred", extra={"reason": str(retry), "delay": retry.delay})
             await msg.nack(delay=retry.delay)
@@ -127,6 +130,9 @@ def batch_consumer(
                     await asyncio.sleep(RETRY_DELAY)
                     continue
                 await _handle_batch(messages, kind, handler)
+                for message in messages:  # each item's trace shows it was handled here
+                    with span(service.tracer, spec.filter_subject, message.headers, SpanKind.CONSUMER):
+                        pass
         finally:  # cancelled on stop: leave nothing for the connection's drain to wait for
             await subscription.unsubscribe()
 

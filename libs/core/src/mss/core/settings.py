@@ -17,6 +17,10 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", description="Logging level")
     request_timeout: float = Field(default=2.0, description="Bound on a NATS request/reply, seconds")
     request_workers: int = Field(default=64, description="Requests answered concurrently")
+    otlp_endpoint: str = Field(
+        default="",
+        description="OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces (empty: none)",
+    )
 
 
 class DatabaseSettings(ServiceSettings):

@@ -47,6 +47,8 @@ from mss.v1 import (
     SenderCheckRequest,
     Verdict,
 )
+from opentelemetry import trace
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
 from prometheus_client import Counter
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,8 @@ class Transaction:
 
     message_id: str = field(default_factory=new_queue_id)
     trace_id: str = field(default_factory=new_trace_id)
+    span: Span = INVALID_SPAN
+    """The transaction's span: the root of the message's trace (ended after the end of DATA)."""
     recipients: list[Recipient] = field(default_factory=list)
     trust_list_version: str = ""
     directory_version: str = ""
@@ -87,6 +91,12 @@ class Transaction:
     policy_version: str = ""
     dsn: DsnRequest = field(default_factory=DsnRequest)
     """RET and ENVID given with MAIL FROM."""
+
+    def headers(self) -> dict[str, str]:
+        """The trace context of the transaction, for what ingress asks and publishes."""
+        context = self.span.get_span_context()
+        span_id = format(context.span_id, "016x") if context.is_valid else None
+        return {hdr.TRACEPARENT: traceparent(self.trace_id, span_id)}
 
     def narrow(self, limit: int, whose: str) -> None:
         """Take a sender's or a recipient's limit into account."""
@@ -144,13 +154,24 @@ class IngressHandler:
         return replies.S421_INTERNAL
 
     async def ask(
-        self, subject: str, request: Message, kind: type[R], trace_id: str, timeout: float | None = None
+        self, subject: str, request: Message, kind: type[R], tx: Transaction, timeout: float | None = None
     ) -> R | None:
         """Another service's answer, or None when it does not answer within the bound."""
-        headers = {hdr.TRACEPARENT: traceparent(trace_id)}
         return await self.service.ask(
-            subject, request, kind, timeout or self.settings.policy_timeout, headers
+            subject, request, kind, timeout or self.settings.policy_timeout, tx.headers()
         )
+
+    def begin(self, session: Session) -> Transaction:
+        """A new transaction, with the span that roots its message's trace."""
+        tx = Transaction()
+        tx.span = self.service.tracer.start_span(
+            "smtp transaction",
+            kind=SpanKind.SERVER,
+            attributes={"mss.listener": Listener.Name(self.listener), "client.address": peer_ip(session)},
+        )
+        tx.trace_id = format(tx.span.get_span_context().trace_id, "032x")
+        tx.span.set_attribute("mss.queue_id", tx.message_id)
+        return tx
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -163,7 +184,22 @@ class IngressHandler:
         ssl_object = (session.ssl or {}).get("ssl_object")
         if ssl_object is None:
             return replies.S530_STARTTLS_FIRST
-        tx = Transaction()
+        tx = self.begin(session)
+        with trace.use_span(tx.span, end_on_exit=False):
+            reply = await self._mail(session, envelope, address, options, ssl_object, tx)
+        if not reply.startswith("250"):
+            tx.span.end()
+        return reply
+
+    async def _mail(
+        self,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        options: list[str],
+        ssl_object: Any,
+        tx: Transaction,
+    ) -> str:
         facts = peer_certificate(ssl_object)
         request = SenderCheckRequest(
             message_id=tx.message_id,
@@ -177,7 +213,7 @@ class IngressHandler:
         if session.authenticated and isinstance(auth, Authenticated):
             request.auth_identity = tx.identity = auth.identity
             request.auth_senders.extend(auth.senders)
-        verdict = await self.ask(subjects.SENDER_CHECK, request, SenderCheckReply, tx.trace_id)
+        verdict = await self.ask(subjects.SENDER_CHECK, request, SenderCheckReply, tx)
         if verdict is None:
             return replies.S451_POLICY_UNAVAILABLE
         if verdict.verdict != Verdict.VERDICT_ACCEPT:
@@ -212,7 +248,8 @@ class IngressHandler:
             client_address=peer_ip(session),
             listener=self.listener,
         )
-        verdict = await self.ask(subjects.RCPT_CHECK, request, RecipientCheckReply, tx.trace_id)
+        with trace.use_span(tx.span, end_on_exit=False):
+            verdict = await self.ask(subjects.RCPT_CHECK, request, RecipientCheckReply, tx)
         if verdict is None:
             return replies.S451_POLICY_UNAVAILABLE
         if verdict.refuse_whole_message:  # taken now so that the client goes on to DATA, refused there
@@ -245,6 +282,15 @@ class IngressHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Store the body and publish MessageReceived durably, then (only then) answer 250."""
         tx = transaction(envelope)
+        try:
+            with trace.use_span(tx.span, end_on_exit=False):
+                reply = await self._data(session, envelope, tx)
+            tx.span.set_attribute("smtp.reply", reply[:100])
+            return reply
+        finally:
+            tx.span.end()
+
+    async def _data(self, session: Session, envelope: Envelope, tx: Transaction) -> str:
         content = envelope.original_content
         assert isinstance(content, bytes)
         if tx.refused_whole:
@@ -303,7 +349,7 @@ class IngressHandler:
             dsn=tx.dsn,
         )
         event.received_at.CopyFrom(now_timestamp())
-        headers = {hdr.TRACEPARENT: traceparent(tx.trace_id), hdr.MSG_ID: tx.message_id}
+        headers = {**tx.headers(), hdr.MSG_ID: tx.message_id}
         auditor = self.service.auditor
         accepted = auditor.event(
             code=AuditCode.AUDIT_CODE_MESSAGE_ACCEPTED,
@@ -355,7 +401,7 @@ class IngressHandler:
         """Policy's verdict on the stored body's IHE XDM archives: None when accepted, else the reply."""
         request = ContentCheckRequest(message_id=tx.message_id, mail_from=sender(envelope), body=body)
         verdict = await self.ask(
-            subjects.CONTENT_CHECK, request, ContentCheckReply, tx.trace_id, self.settings.content_timeout
+            subjects.CONTENT_CHECK, request, ContentCheckReply, tx, self.settings.content_timeout
         )
         if verdict is None:
             log.error("content not checked", extra={"message_id": tx.message_id})

@@ -13,8 +13,9 @@ import json
 from base64 import b64decode
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult
+from mss.bus import headers as hdr
 from mss.bus import subjects
-from mss.core.ids import new_trace_id
+from mss.core.ids import new_trace_id, traceparent
 from mss.ingress import replies
 from mss.ingress.auth import Authenticated
 from mss.ingress.handler import IngressHandler, peer_ip
@@ -97,8 +98,12 @@ class SubmissionHandler(IngressHandler):
             secret=secret,
             client_address=peer_ip(session),
         )
-        reply = await self.ask(
-            subjects.AUTHENTICATE, request, AuthenticateReply, new_trace_id(), self.settings.auth_timeout
+        reply = await self.service.ask(
+            subjects.AUTHENTICATE,
+            request,
+            AuthenticateReply,
+            self.settings.auth_timeout,
+            {hdr.TRACEPARENT: traceparent(new_trace_id())},
         )
         if reply is not None and reply.outcome == AuthOutcome.AUTH_OUTCOME_ACCEPTED:
             return AuthResult(
