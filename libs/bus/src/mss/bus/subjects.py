@@ -34,6 +34,8 @@ MESSAGE_UPDATE = f"{PREFIX}.storage.message_update"
 MESSAGE_DELETE = f"{PREFIX}.storage.message_delete"
 """Delete a stored message: MessageDeleteRequest → MessageDeleteReply."""
 
+AUDIT_VERIFY = f"{PREFIX}.ops.audit_verify"
+"""Recompute the audit trail's hash chains: AuditVerifyRequest → AuditVerifyReply (served by tracing)."""
 QUEUE = f"{PREFIX}.ops.queue"
 """An operator lists or acts on deferred deliveries: QueueRequest → QueueReply (served by egress;
 not under ``egress.>``, which the work stream captures)."""
@@ -109,6 +111,7 @@ POLICY_QUEUE = "policy"
 DIRECTORY_QUEUE = "directory"
 STORAGE_QUEUE = "storage"
 EGRESS_QUEUE = "egress"
+TRACING_QUEUE = "tracing"
 
 
 # Key-Value buckets (streams.BucketSpec): each key is one subject of the bucket's stream.

@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from mss.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
@@ -276,3 +278,83 @@ class AuditEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AuditEvent: _TypeAlias = AuditEvent  # noqa: Y015
+
+@_typing.final
+class AuditVerifyRequest(_message.Message):
+    """Ask tracing to recompute the audit trail's hash chains (mss audit verify)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    """Only this establishment's chain (empty: every chain)."""
+    actor: _builtins.str
+    """Who asks (recorded in the log of tracing)."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditVerifyRequest: _TypeAlias = AuditVerifyRequest  # noqa: Y015
+
+@_typing.final
+class AuditChainReport(_message.Message):
+    """One chain's state."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
+    PROBLEM_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    """The establishment ("" : events without one)."""
+    events: _builtins.int
+    """Events read."""
+    problem: _builtins.str
+    """Empty when the chain holds; else the first break found (a changed or missing event)."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        events: _builtins.int = ...,
+        problem: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "problem", b"problem", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditChainReport: _TypeAlias = AuditChainReport  # noqa: Y015
+
+@_typing.final
+class AuditVerifyReply(_message.Message):
+    """The answer to an AuditVerifyRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHAINS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def chains(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditChainReport]:
+        """Each chain."""
+
+    def __init__(
+        self,
+        *,
+        chains: _abc.Iterable[Global___AuditChainReport] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chains", b"chains"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditVerifyReply: _TypeAlias = AuditVerifyReply  # noqa: Y015

@@ -8,6 +8,7 @@ mss bal list TENANT | show ADDRESS | history ADDRESS | create TENANT ADDRESS --t
 mss bal set ADDRESS [...]
 mss bal suspend | activate | delete ADDRESS --reason R;  mss bal delegate | undelegate ORG PERSON
 mss queue list | show DEST | retry DEST | hold DEST | release DEST | cancel DEST --reason R [--message ID]
+mss audit verify [--tenant ID]
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 import nats.errors
-from mss.cli import queue, registry, trust
+from mss.cli import audit, queue, registry, trust
 from mss.cli.settings import CliSettings
 from mss.core.errors import MssError
 
@@ -39,6 +40,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("status", help="version, date, size and source of the list in force")
     registry.add_commands(groups)
     queue.add_commands(groups)
+    audit.add_commands(groups)
     return root
 
 
@@ -56,6 +58,8 @@ async def run(
             return await registry.run(args, settings, out, err)
         if args.group == "queue":
             return await queue.run(args, settings, out)
+        if args.group == "audit":
+            return await audit.run(args, settings, out)
         if args.command == "import":
             return await trust.import_list(settings, args.file, args.checksum, out)
         if args.command == "show":

@@ -1,4 +1,5 @@
-"""The timeline store: audit events in PostgreSQL, idempotent by event id."""
+"""The timeline store: audit events in PostgreSQL, idempotent by event id, append-only and
+hash-chained per establishment (see mss.tracing.chain)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ from datetime import UTC
 from typing import Any
 
 import asyncpg
+from mss.tracing.chain import FIELDS, GENESIS, canonical, link
 from mss.v1 import AuditCode, AuditEvent, RecipientStatus
 
 _INSERT = """
 INSERT INTO audit_events (event_id, message_id, code, service, at, tenant_id, recipient, status,
     reply, reason, trust_list_version, directory_version, trace_id, attempt, mail_from, next_hop,
-    patient_hash, rule, policy_version, header_message_id, original_message_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-ON CONFLICT (event_id) DO NOTHING
+    patient_hash, rule, policy_version, header_message_id, original_message_id, chain_seq, prev_hash,
+    hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+    $22, $23, $24)
 """
+_HEADS = "SELECT tenant_id, seq, hash FROM audit_chain WHERE tenant_id = ANY($1::text[]) FOR UPDATE"
 
 
 _TIMELINE = """
@@ -56,8 +60,37 @@ def _row(event: AuditEvent) -> tuple[object, ...]:
 
 
 async def record(pool: asyncpg.Pool, events: list[AuditEvent]) -> None:
-    """Store events in one round trip (a redelivered event is stored once)."""
-    await pool.executemany(_INSERT, [_row(event) for event in events])
+    """Append events to their establishments' chains in one transaction (a redelivered event is
+    stored once). The chain heads are locked first, so replicas append to a chain one at a time."""
+    unique = list({event.event_id: event for event in events}.values())
+    tenants = sorted({event.tenant_id for event in unique})
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.executemany(
+            "INSERT INTO audit_chain (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
+            [(tenant, GENESIS) for tenant in tenants],
+        )
+        heads = {r["tenant_id"]: (r["seq"], r["hash"]) for r in await conn.fetch(_HEADS, tenants)}
+        known = {
+            r["event_id"]
+            for r in await conn.fetch(
+                "SELECT event_id FROM audit_events WHERE event_id = ANY($1::text[])",
+                [e.event_id for e in unique],
+            )
+        }
+        rows = []
+        for event in unique:
+            if event.event_id in known:
+                continue
+            row = _row(event)
+            seq, previous = heads[event.tenant_id]
+            digest = link(previous, canonical(dict(zip(FIELDS, row, strict=True))))
+            heads[event.tenant_id] = (seq + 1, digest)
+            rows.append((*row, seq + 1, previous, digest))
+        await conn.executemany(_INSERT, rows)
+        await conn.executemany(
+            "UPDATE audit_chain SET seq = $2, hash = $3 WHERE tenant_id = $1",
+            [(tenant, seq, digest) for tenant, (seq, digest) in heads.items()],
+        )
 
 
 def _name(enum: Any, value: int, prefix: str) -> str:

@@ -1,0 +1,86 @@
+"""The audit trail is append-only and hash-chained per establishment: `mss audit verify` says the
+chains hold, and finds an event changed or removed behind the database's back."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+
+import asyncpg
+import nats
+import pytest
+from mss.bus import subjects
+from mss.bus.codec import encode, now_timestamp
+from mss.cli.__main__ import run as mss
+from mss.cli.settings import CliSettings
+from mss.core.ids import new_queue_id
+from mss.testing.fixtures import RunningNats
+from mss.testing.inprocess import running
+from mss.tracing.app import build as build_tracing
+from mss.tracing.settings import TracingSettings
+from mss.v1 import AuditCode, AuditEvent
+
+pytestmark = pytest.mark.integration
+
+
+async def publish(bus: nats.NATS, tenant: str, count: int) -> list[str]:
+    ids = []
+    for n in range(count):
+        event = AuditEvent(
+            event_id=new_queue_id(),
+            code=AuditCode.AUDIT_CODE_STORED,
+            service="storage",
+            tenant_id=tenant,
+            message_id=f"01CHAIN{n}",
+            reason=f"event {n}",
+        )
+        event.at.CopyFrom(now_timestamp())
+        await bus.jetstream().publish(subjects.audit("storage"), encode(event))
+        ids.append(event.event_id)
+    return ids
+
+
+async def stored(conn: asyncpg.Connection, tenant: str, count: int) -> None:
+    for _ in range(500):
+        if await conn.fetchval("SELECT count(*) FROM audit_events WHERE tenant_id = $1", tenant) >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{tenant}: fewer than {count} events stored")
+
+
+async def verify(nats_url: str, tenant: str) -> tuple[int, str]:
+    out = io.StringIO()
+    status = await mss(["audit", "verify", "--tenant", tenant], CliSettings(nats_url=nats_url), out)
+    return status, out.getvalue()
+
+
+async def test_verify_finds_a_changed_and_a_removed_event(
+    nats_server: RunningNats, database_url: str, bus: nats.NATS
+) -> None:
+    changed, removed = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
+    settings = TracingSettings(nats_url=nats_server.url, http_port=0, database_url=database_url, linger=0.05)
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with running(build_tracing(settings)):
+            ids = await publish(bus, changed, 3)
+            gone = await publish(bus, removed, 3)
+            await stored(conn, changed, 3)
+            await stored(conn, removed, 3)
+            assert await verify(nats_server.url, changed) == (0, f"{changed}\t3 events\tholds\n")
+            with pytest.raises(asyncpg.RaiseError, match="append-only"):
+                await conn.execute("UPDATE audit_events SET reason = 'nothing' WHERE event_id = $1", ids[1])
+            await conn.execute("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
+            try:  # what someone with the database's keys could do
+                await conn.execute("UPDATE audit_events SET reason = 'nothing' WHERE event_id = $1", ids[1])
+                await conn.execute("DELETE FROM audit_events WHERE event_id = $1", gone[0])
+            finally:
+                await conn.execute("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only")
+            status, out = await verify(nats_server.url, changed)
+            assert (status, out) == (1, f"{changed}\t2 events\tevent #2 ({ids[1]}) was changed\n")
+            status, out = await verify(nats_server.url, removed)
+            assert (status, out) == (1, f"{removed}\t1 events\tevent #1 is missing (next found: #2)\n")
+            await publish(bus, changed, 1)  # the chain goes on after the break
+            await stored(conn, changed, 4)
+    finally:
+        await conn.close()
