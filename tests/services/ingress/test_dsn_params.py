@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from mss.ingress.dsn import DsnError, MailDsn, RcptDsn, decode_xtext, parse_mail, parse_rcpt
+from mss.core.dsn import decode_xtext, encode_xtext
+from mss.ingress.dsn import DsnError, MailDsn, RcptDsn, parse_mail, parse_rcpt
 
 
 def test_mail_parameters_are_taken_out_and_decoded() -> None:
@@ -43,5 +44,8 @@ def test_malformed_mail_parameters_are_refused(arg: str) -> None:
 
 def test_xtext() -> None:
     assert decode_xtext("a+2Bb+3D") == "a+b="
-    with pytest.raises(DsnError):
+    assert decode_xtext(encode_xtext("Dr É. Müller+1=2")) == "Dr É. Müller+1=2"  # UTF-8 both ways
+    with pytest.raises(ValueError, match="not xtext"):
         decode_xtext("caf\u00e9")
+    with pytest.raises(DsnError):
+        parse_mail("FROM:<a@b.fr> ENVID=+C3")  # half a UTF-8 character

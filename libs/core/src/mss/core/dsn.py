@@ -38,6 +38,24 @@ class Outcome:
     """The recipient as the sender first addressed it (RFC 3461 ORCPT), "rfc822;address"."""
 
 
+def decode_xtext(value: str) -> str:
+    """RFC 3461 §4 xtext back to text: ``+XX`` is the byte of hex XX (the bytes are UTF-8, as
+    :func:`encode_xtext` writes them); other characters must be printable ASCII but ``+`` and ``=``.
+    Raises ValueError when ``value`` is not xtext."""
+    if any(not 33 <= ord(c) <= 126 or c == "=" for c in value):
+        raise ValueError("not xtext: a character outside printable ASCII, or '='")
+    raw, rest = bytearray(), value
+    while rest:
+        head, plus, rest = rest.partition("+")
+        raw += head.encode()
+        if plus:
+            if len(rest) < 2 or not all(c in "0123456789ABCDEF" for c in rest[:2]):
+                raise ValueError("not xtext: '+' must be followed by two upper-case hex digits")
+            raw.append(int(rest[:2], 16))
+            rest = rest[2:]
+    return raw.decode("utf-8")
+
+
 def encode_xtext(value: str) -> str:
     """RFC 3461 §4 xtext: ``+``, ``=`` and characters outside printable ASCII as ``+XX`` (UTF-8)."""
     return "".join(

@@ -9,12 +9,11 @@ their case, checks them, and leaves them on the session for the handler (``sessi
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from mss.core.dsn import decode_xtext
 from mss.ingress.smtp import FastSMTP
 
-_XTEXT_HEX = re.compile(r"\+([0-9A-F]{2})")
 _NOTIFY = {"SUCCESS", "FAILURE", "DELAY"}
 MAX_ENVID = 100  # RFC 3461 §4.4
 
@@ -39,15 +38,12 @@ class RcptDsn:
     orcpt: str = ""
 
 
-def decode_xtext(value: str) -> str:
-    """RFC 3461 §4: ``+XX`` is the character of hex XX; other characters must be printable ASCII
-    other than ``+`` and ``=``."""
-    if any(not 33 <= ord(c) <= 126 or c == "=" for c in value):
-        raise DsnError("501 5.5.4 Malformed xtext in a DSN parameter")
-    decoded = _XTEXT_HEX.sub(lambda m: chr(int(m.group(1), 16)), value)
-    if "+" in _XTEXT_HEX.sub("", value):
-        raise DsnError("501 5.5.4 Malformed xtext in a DSN parameter")
-    return decoded
+def _xtext(value: str) -> str:
+    """Decoded xtext, or the client's error."""
+    try:
+        return decode_xtext(value)
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise DsnError("501 5.5.4 Malformed xtext in a DSN parameter") from exc
 
 
 def _split(arg: str, names: tuple[str, ...]) -> tuple[str, dict[str, str]]:
@@ -72,7 +68,7 @@ def parse_mail(arg: str) -> tuple[str, MailDsn]:
     ret = found.get("RET", "").upper()
     if "RET" in found and ret not in ("FULL", "HDRS"):
         raise DsnError("501 5.5.4 RET must be FULL or HDRS")
-    envid = decode_xtext(found["ENVID"]) if "ENVID" in found else ""
+    envid = _xtext(found["ENVID"]) if "ENVID" in found else ""
     if len(envid) > MAX_ENVID:
         raise DsnError(f"501 5.5.4 ENVID longer than {MAX_ENVID} characters")
     return rest, MailDsn(ret, envid)
@@ -91,7 +87,7 @@ def parse_rcpt(arg: str) -> tuple[str, RcptDsn]:
         kind, semicolon, address = found["ORCPT"].partition(";")
         if not semicolon or not kind or not address:
             raise DsnError("501 5.5.4 ORCPT must be addr-type;address")
-        orcpt = f"{kind.lower()};{decode_xtext(address)}"
+        orcpt = f"{kind.lower()};{_xtext(address)}"
         if len(orcpt) > 500:
             raise DsnError("501 5.5.4 ORCPT too long")
     return rest, RcptDsn(notify, orcpt)
