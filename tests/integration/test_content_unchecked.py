@@ -20,7 +20,6 @@ def ingress_overrides() -> dict[str, object]:
 
 
 async def test_a_message_whose_content_is_not_checked_in_time_is_refused_for_now(dialogue: Any) -> None:
-    assert CONTENT_UNCHECKED.id == "content.unchecked"
     _, _, flagged = await dialogue.send([JEAN], message(xdm(INS_A)))  # the default rule: not checked
     assert flagged.startswith("250 2.0.0"), flagged
     await dialogue.set_tenant("chu-demo", "malformed_xdm", "refuse")
@@ -31,5 +30,5 @@ async def test_a_message_whose_content_is_not_checked_in_time_is_refused_for_now
             break
         accepted += 1
     assert rcpt == ["250 2.1.5 Recipient OK"]
-    assert end == "451 4.3.0 Message content not checked, try again later"
+    assert end == "451 4.3.0 Message content not checked, try again later" == CONTENT_UNCHECKED.reply()
     assert len(dialogue.received) == accepted  # the refused one was not queued

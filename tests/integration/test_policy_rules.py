@@ -283,8 +283,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_every_rule_is_met_here_or_in_a_named_test() -> None:
     covered = {row.rule for row in ROWS} | set(ELSEWHERE)
     assert set(RULES) <= covered, sorted(set(RULES) - covered)
-    for rule, test in ELSEWHERE.items():
-        assert f'"{rule}"' in (ROOT / test).read_text(encoding="utf-8"), (rule, test)
+    for rule, test in ELSEWHERE.items():  # that test checks the rule's id or its exact reply
+        text = (ROOT / test).read_text(encoding="utf-8")
+        reply = "" if "{" in RULES[rule].text else RULES[rule].reply()  # no placeholder to fill
+        assert f'"{rule}"' in text or (reply and reply in text), (rule, test)
 
 
 def test_every_rule_is_documented_with_its_reply() -> None:

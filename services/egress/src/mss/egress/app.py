@@ -25,7 +25,7 @@ from mss.core import dsn
 from mss.core.tls import PeerCertificate as TlsEvidence
 from mss.core.tls import client_context, dn_matches
 from mss.egress.connections import Connections
-from mss.egress.domain.outcome import Outcome, RecipientResult, parse_hop, retry_delay
+from mss.egress.domain.outcome import Outcome, RecipientResult, classify, parse_hop, retry_delay
 from mss.egress.domain.windows import Windows
 from mss.egress.mx import MxResolver
 from mss.egress.operations import QueueOperations
@@ -269,7 +269,7 @@ class Egress:
         route: to its MX hosts in order of preference, the next when one cannot be reached)."""
         addresses = [r.address for r in recipients]
         if hop is None:
-            return deferred_all(addresses, "451 4.4.0 No route to the recipient's operator")
+            return all_of(addresses, "451 4.4.0 No route to the recipient's operator")
         if hop.startswith(MX_PREFIX):
             found = await self.mx.hops(hop.removeprefix(MX_PREFIX))
             if found.reply:
@@ -278,7 +278,7 @@ class Egress:
             candidates = [(f"{name}:{port}", f"{address}:{port}") for name, address in found.hosts]
         else:
             candidates = [(hop, hop)]
-        done = deferred_all(addresses, "451 4.4.0 No route to the recipient's operator")
+        done = all_of(addresses, "451 4.4.0 No route to the recipient's operator")
         for name, address in candidates:
             done = replace(
                 await self.attempt_host(address, kind, request, recipients, content, headers), host=name
@@ -301,7 +301,7 @@ class Egress:
         try:
             host, port = parse_hop(hop)
         except ValueError as exc:
-            return deferred_all(addresses, f"451 4.3.5 {exc}")
+            return all_of(addresses, f"451 4.3.5 {exc}")
         choice = recipients[0].route.smarthost_tls
         target = Hop(
             host, port, None if choice == SmarthostTls.SMARTHOST_TLS_NONE else self.smarthost_tls[choice]
@@ -309,11 +309,11 @@ class Egress:
         key: tuple[object, ...] = (host, port, int(choice))
         if kind == RouteKind.ROUTE_KIND_PEER:
             if self.tls is None:
-                return deferred_all(addresses, "451 4.7.5 No TLS identity configured toward other operators")
+                return all_of(addresses, "451 4.7.5 No TLS identity configured toward other operators")
             domain = addresses[0].rpartition("@")[2]
             listed = await self.listed_certificates(domain, headers)
             if listed is None:
-                return deferred_all(addresses, "451 4.4.3 Policy not available to check the operator")
+                return all_of(addresses, "451 4.4.3 Policy not available to check the operator")
             target = Hop(host, port, self.tls, lambda cert: self.refusal(cert, domain, listed))
             key = (host, port, "peer", domain, tuple(listed))  # checked for this domain, this list
         envelope = Envelope(
@@ -408,14 +408,9 @@ MX_PREFIX = "mx:"
 
 
 def all_of(addresses: list[str], reply: str) -> Attempt:
-    """Every recipient with the same reply: bounced for 5xx, deferred otherwise."""
-    outcome = Outcome.BOUNCED if reply.startswith("5") else Outcome.DEFERRED
+    """Every recipient with the same reply of ours ("451 4.4.0 …"): deferred for 4xx, bounced for 5xx."""
+    outcome = classify(int(reply[:3]))
     return Attempt([RecipientResult(a, outcome, reply) for a in addresses])
-
-
-def deferred_all(addresses: list[str], reply: str) -> Attempt:
-    """Every recipient deferred for the same reason."""
-    return Attempt([RecipientResult(a, Outcome.DEFERRED, reply) for a in addresses])
 
 
 def build(settings: EgressSettings) -> BusService:

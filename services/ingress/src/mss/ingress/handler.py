@@ -32,6 +32,7 @@ from mss.ingress.scan import ClamdScanner
 from mss.ingress.settings import IngressSettings
 from mss.v1 import (
     AuditCode,
+    AuditEvent,
     BlobRef,
     ContentCheckReply,
     ContentCheckRequest,
@@ -455,7 +456,7 @@ class IngressHandler:
         await self._emit(event, tx)
         return reply
 
-    async def _emit(self, event: Any, tx: Transaction) -> None:
+    async def _emit(self, event: AuditEvent, tx: Transaction) -> None:
         """Audit a refusal (refused all the same when the audit stream does not answer)."""
         try:
             await self.service.auditor.emit(event)
