@@ -10,6 +10,7 @@ import asyncio
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,10 +97,9 @@ def demo_seed(layout: Layout, folder: Path, smarthost_tls: str = "encrypt") -> P
     return path
 
 
-@pytest.fixture(scope="session")
-def backbone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The whole backbone as real processes (what ``task up`` runs), on free ports."""
-    home = tmp_path_factory.mktemp("mss")
+@contextmanager
+def running_backbone(home: Path) -> Iterator[Stack]:
+    """The whole backbone as real processes (what ``task up`` runs), on free ports, under ``home``."""
     layout = Layout.free(home, DEMO / "listeblanchemssante.xml")
     stack = Stack(layout, demo_seed(layout, home))
     try:
@@ -107,3 +107,10 @@ def backbone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
     finally:
         stack.down()
+
+
+@pytest.fixture(scope="session")
+def backbone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The backbone the end-to-end tests share."""
+    with running_backbone(tmp_path_factory.mktemp("mss")) as stack:
+        yield stack
