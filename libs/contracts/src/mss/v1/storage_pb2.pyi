@@ -25,12 +25,9 @@ class MailboxListRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    TENANT_ID_FIELD_NUMBER: _builtins.int
     MAILBOX_FIELD_NUMBER: _builtins.int
     IDENTITY_FIELD_NUMBER: _builtins.int
     FOLDER_FIELD_NUMBER: _builtins.int
-    tenant_id: _builtins.str
-    """Tenant asking; only its own mailboxes are visible."""
     mailbox: _builtins.str
     """Mailbox address."""
     identity: _builtins.str
@@ -40,14 +37,13 @@ class MailboxListRequest(_message.Message):
     def __init__(
         self,
         *,
-        tenant_id: _builtins.str = ...,
         mailbox: _builtins.str = ...,
         identity: _builtins.str = ...,
         folder: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["folder", b"folder", "identity", b"identity", "mailbox", b"mailbox", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["folder", b"folder", "identity", b"identity", "mailbox", b"mailbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -137,12 +133,9 @@ class MessageFetchRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    TENANT_ID_FIELD_NUMBER: _builtins.int
     MAILBOX_FIELD_NUMBER: _builtins.int
     MESSAGE_ID_FIELD_NUMBER: _builtins.int
     IDENTITY_FIELD_NUMBER: _builtins.int
-    tenant_id: _builtins.str
-    """Tenant asking."""
     mailbox: _builtins.str
     """Mailbox address."""
     message_id: _builtins.str
@@ -152,14 +145,13 @@ class MessageFetchRequest(_message.Message):
     def __init__(
         self,
         *,
-        tenant_id: _builtins.str = ...,
         mailbox: _builtins.str = ...,
         message_id: _builtins.str = ...,
         identity: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "mailbox", b"mailbox", "message_id", b"message_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "mailbox", b"mailbox", "message_id", b"message_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

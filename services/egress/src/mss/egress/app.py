@@ -124,7 +124,9 @@ class Egress:
         for (hop, kind, _), recipients in groups.items():
             done = await self.attempt_in_window(hop, kind, request, recipients, content, headers)
             if done is None:  # the destination is at its window: back in a moment, not counted
-                await self.put_back(request, hop or "", recipients, headers)
+                await self.later(
+                    request, hop or "", recipients, self.settings.destination_busy_delay, headers
+                )
                 continue
             where = done.host or hop or ""  # the host reached (an MX destination has several)
             for result, recipient in zip(done.results, recipients, strict=True):
@@ -138,8 +140,16 @@ class Egress:
                 elif not done.dsn:  # the next hop will not report: we say it was relayed
                     relayed.append(reported(recipient, reply, where, "relayed"))
                 await self.audit(request, recipient, outcome, reply, where, attempt, trace_id, done.tls)
-        for hop, waiting in deferred.items():
-            await self.requeue(request, hop, waiting, attempt, headers)
+        for hop, waiting in deferred.items():  # retried after a delay growing with the attempts
+            await self.later(
+                request,
+                hop,
+                [recipient for recipient, _ in waiting],
+                retry_delay(attempt, self.settings.retry_delays),
+                headers,
+                previous_attempts=attempt,
+                last_reply=waiting[0][1],
+            )
         for outcomes in (failed, relayed):
             await self.report(request, outcomes, content, headers, trace_id)
 
@@ -351,34 +361,25 @@ class Egress:
             return None
         return f"server certificate {certificate.subject_dn!r} is not listed for {domain}"
 
-    async def put_back(
-        self, request: DeliveryRequested, hop: str, recipients: list[Recipient], headers: dict[str, str]
-    ) -> None:
-        """Schedule recipients whose destination is at its concurrency window, without an attempt."""
-        later = DeliveryRequested()
-        later.CopyFrom(request)
-        del later.recipients[:]
-        later.recipients.extend(recipients)
-        due = datetime.now(UTC) + timedelta(seconds=self.settings.destination_busy_delay)
-        await queue.schedule(self.service.js, hop, later, due, headers)
-
-    async def requeue(
+    async def later(
         self,
         request: DeliveryRequested,
         hop: str,
-        waiting: list[tuple[Recipient, str]],
-        attempt: int,
+        recipients: list[Recipient],
+        delay: float,
         headers: dict[str, str],
+        **changes: object,
     ) -> None:
-        """Schedule the retry of the recipients deferred at ``hop``, due after the retry delay."""
-        retry = DeliveryRequested()
-        retry.CopyFrom(request)
-        del retry.recipients[:]
-        retry.recipients.extend(recipient for recipient, _ in waiting)
-        retry.previous_attempts = attempt
-        retry.last_reply = waiting[0][1]
-        due = datetime.now(UTC) + timedelta(seconds=retry_delay(attempt, self.settings.retry_delays))
-        await queue.schedule(self.service.js, hop, retry, due, headers)
+        """Schedule ``request`` for ``recipients`` at ``hop`` in ``delay`` seconds, with ``changes``."""
+        copy = DeliveryRequested()
+        copy.CopyFrom(request)
+        del copy.recipients[:]
+        copy.recipients.extend(recipients)
+        for name, value in changes.items():
+            setattr(copy, name, value)
+        await queue.schedule(
+            self.service.js, hop, copy, datetime.now(UTC) + timedelta(seconds=delay), headers
+        )
 
 
 def reported(recipient: Recipient, reply: str, remote: str, action: str) -> dsn.Outcome:
