@@ -4,15 +4,18 @@ with real NATS, PostgreSQL and TLS: the demo GHT, its applicative mailbox dpi@ch
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiosmtplib
 import asyncpg
 import nats
 import pytest
 from mss.bus import streams, subjects
-from mss.bus.codec import decode
+from mss.bus.codec import decode, encode
 from mss.devstack.pki import Issued, LocalPki
 from mss.devstack.ports import free_port
 from mss.directory.app import build as build_directory
@@ -24,9 +27,12 @@ from mss.policy.app import build as build_policy
 from mss.policy.settings import PolicySettings
 from mss.storage.app import build as build_storage
 from mss.storage.settings import StorageSettings
+from mss.testing.audit_site import PATIENT_KEY, Site, export_key, messages, seed
 from mss.testing.fixtures import DEMO, RunningNats
 from mss.testing.inprocess import running
 from mss.testing.smtp import client_tls
+from mss.tracing.app import build as build_tracing
+from mss.tracing.settings import TracingSettings
 from mss.v1 import AuditEvent, MessageReceived
 
 SENDER = "dpi@chu-demo.mssante.fr"
@@ -233,3 +239,50 @@ async def dialogue(
             database_url,
             policy_audit,
         )
+
+
+@pytest.fixture
+async def audit_site(nats_server: RunningNats, database_url: str, tmp_path: Path) -> AsyncIterator[Site]:
+    """Tracing with an export key over the seeded site (mss.testing.audit_site), its events stored."""
+    suffix = secrets.token_hex(4)
+    conn = await asyncpg.connect(database_url)
+    try:
+        names = await seed(conn, suffix)
+        key_file = export_key(tmp_path / "export-key.pem")
+        port = free_port()
+        settings = TracingSettings(
+            nats_url=nats_server.url,
+            database_url=database_url,
+            http_port=port,
+            linger=0.05,
+            password_cost=10,
+            export_key_file=key_file,
+            patient_hash_key=PATIENT_KEY,  # type: ignore[arg-type]
+        )
+        one, two = f"01ONE{suffix.upper()}", f"01TWO{suffix.upper()}"
+        events = messages(names, one, two, datetime.now(UTC) - timedelta(hours=1))
+        async with running(build_tracing(settings)):
+            bus = await nats.connect(nats_server.url)
+            try:
+                for event in events:
+                    await bus.jetstream().publish(subjects.audit(event.service), encode(event))
+            finally:
+                await bus.close()
+            for _ in range(500):
+                query = "SELECT count(*) FROM audit_events WHERE message_id = ANY($1)"
+                if await conn.fetchval(query, [one, two]) == len(events):
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise AssertionError("the site's events were not all stored")
+            yield Site(
+                f"http://127.0.0.1:{port}",
+                suffix=suffix,
+                one=one,
+                two=two,
+                key_file=key_file,
+                events=events,
+                **names,
+            )
+    finally:
+        await conn.close()

@@ -25,7 +25,7 @@ from mss.core.errors import DataError
 from mss.devstack.pki import Issued, LocalPki
 from mss.devstack.ports import free_port
 from mss.directory.auth.introspection import basic_authorization
-from mss.directory.auth.passwords import Cost
+from mss.core.passwords import Cost
 from mss.directory.password import set_password
 from mss.directory.seed import apply_seed, load_seed
 from mss.testing.fixtures import DEMO

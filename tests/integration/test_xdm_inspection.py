@@ -10,7 +10,7 @@ import nats
 import pytest
 from mss.bus import subjects
 from mss.bus.codec import decode
-from mss.policy.content import patient_hash
+from mss.core.patients import patient_hash
 from mss.testing.fixtures import RunningNats
 from mss.testing.xdm import INS_A, INS_B, message, xdm
 from mss.v1 import AuditCode, AuditEvent

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from mss.core.settings import DatabaseSettings
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+"""A connection, or one borrowed from a pool."""
 
 
 async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:

@@ -14,7 +14,7 @@ import sys
 
 import asyncpg
 from mss.core.errors import DataError
-from mss.directory.auth.passwords import Cost, hash_password
+from mss.core.passwords import Cost, hash_password
 from mss.directory.settings import DirectorySettings
 
 MIN_LENGTH = 12

@@ -9,8 +9,6 @@ never stored. A malformed archive is flagged, not blocked (the message is alread
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 
 from mss.bus.blobs import get_blob
@@ -18,17 +16,13 @@ from mss.bus.codec import decode, encode
 from mss.bus.service import BusService
 from mss.core import rules
 from mss.core.errors import DataError
+from mss.core.patients import patient_hash
 from mss.policy.domain import mdn
 from mss.policy.domain.refusal import refusal
 from mss.policy.domain.xdm import XdmReport, inspect
 from mss.v1 import AuditCode, ContentCheckReply, ContentCheckRequest, MessageReceived, Verdict
 
 log = logging.getLogger(__name__)
-
-
-def patient_hash(key: bytes, patient: str) -> str:
-    """The keyed hash recorded for a patient identifier (INS), hex."""
-    return hmac.new(key, patient.strip().encode(), hashlib.sha256).hexdigest()
 
 
 def summary(report: XdmReport) -> str:

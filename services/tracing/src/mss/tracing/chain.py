@@ -38,11 +38,14 @@ FIELDS = (
     "original_message_id",
 )
 """What an event's hash covers, in this order."""
+OPTIONAL = ("tls",)
+"""Covered too, after FIELDS, when not empty (events recorded before they existed keep their hash)."""
 
 
 def canonical(row: dict[str, Any] | asyncpg.Record) -> bytes:
     """The bytes hashed for one event (the same from the event as recorded and as read back)."""
     values = [row[name].isoformat() if isinstance(row[name], datetime) else row[name] for name in FIELDS]
+    values += [row[name] for name in OPTIONAL if row[name]]
     return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -64,21 +67,23 @@ class Verdict:
 async def verify(pool: asyncpg.Pool, tenant_id: str | None = None) -> list[Verdict]:
     """Recompute every chain (or one) from the stored events, in chain order."""
     heads = await pool.fetch(
-        "SELECT tenant_id, seq, hash FROM audit_chain"
+        "SELECT tenant_id, seq, hash, purged_seq, purged_hash FROM audit_chain"
         " WHERE $1::text IS NULL OR tenant_id = $1 ORDER BY tenant_id",
         tenant_id,
     )
     verdicts = []
     for head in heads:
-        verdicts.append(await _verify_one(pool, head["tenant_id"], head["seq"], head["hash"]))
+        verdicts.append(await _verify_one(pool, head))
     return verdicts
 
 
-async def _verify_one(pool: asyncpg.Pool, tenant: str, last: int, head: str) -> Verdict:
-    previous, expected, count = GENESIS, 1, 0
+async def _verify_one(pool: asyncpg.Pool, head: asyncpg.Record) -> Verdict:
+    """Recompute one chain from where retention left it (its start) to its head."""
+    tenant, last = head["tenant_id"], head["seq"]
+    previous, expected, count = head["purged_hash"], head["purged_seq"] + 1, 0
     async with pool.acquire() as conn, conn.transaction(readonly=True):
         async for row in conn.cursor(
-            f"SELECT {', '.join(FIELDS)}, chain_seq, prev_hash, hash FROM audit_events"  # noqa: S608 (constant)
+            f"SELECT {', '.join(FIELDS + OPTIONAL)}, chain_seq, prev_hash, hash FROM audit_events"  # noqa: S608 (constant)
             " WHERE tenant_id = $1 AND chain_seq IS NOT NULL ORDER BY chain_seq",
             tenant,
         ):
@@ -90,6 +95,6 @@ async def _verify_one(pool: asyncpg.Pool, tenant: str, last: int, head: str) -> 
             if row["prev_hash"] != previous or row["hash"] != link(previous, canonical(row)):
                 return Verdict(tenant, count, f"event #{expected} ({row['event_id']}) was changed")
             previous, expected = row["hash"], expected + 1
-    if expected - 1 != last or previous != head:
+    if expected - 1 != last or previous != head["hash"]:
         return Verdict(tenant, count, f"the chain ends at #{expected - 1}, its head says #{last}")
     return Verdict(tenant, count)

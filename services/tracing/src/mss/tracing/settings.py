@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mss.core.settings import DatabaseSettings
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 
 class TracingSettings(DatabaseSettings):
-    """Tracing: the timeline store and its HTTP API."""
+    """Tracing: the timeline store, its audit API and web UI."""
 
     model_config = SettingsConfigDict(env_prefix="MSS_TRACING_", extra="ignore")
 
     http_port: int = 8080
     batch: int = Field(default=256, description="Audit events written per INSERT round trip")
     linger: float = Field(default=0.2, description="Longest wait to fill a batch, seconds")
+    session_hours: float = Field(default=8.0, gt=0, description="Lifetime of a signed-in session, hours")
+    password_cost: int = Field(
+        default=15, ge=10, le=20, description="scrypt cost of account passwords: N = 2**password_cost"
+    )
+    export_key_file: Path | None = Field(
+        default=None, description="Ed25519 private key (PEM) signing audit exports; none: no export"
+    )
+    patient_hash_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="The key policy hashes patient identifiers with (search by patient; empty: none)",
+    )
+    retention_interval: float = Field(
+        default=3600.0, gt=0, description="Seconds between two retention sweeps of the audit store"
+    )

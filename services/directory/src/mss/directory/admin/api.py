@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 from mss.bus.audit import Auditor
+from mss.bus.openapi import Operation, document
 from mss.core.errors import ConflictError, DataError, NotFoundError
 from mss.directory.admin import store
 from mss.directory.admin.models import (
@@ -28,12 +29,19 @@ from mss.directory.admin.models import (
     TenantIn,
     TenantRules,
 )
-from mss.directory.admin.openapi import Operation, document
 from mss.directory.correspondents import correspondents
 from mss.v1 import AuditCode
 from pydantic import ValidationError
 
 log = logging.getLogger(__name__)
+
+ERRORS = {
+    "400": "Malformed body",
+    "401": "No valid bearer token",
+    "404": "Unknown establishment, domain or mailbox",
+    "409": "Conflicts with what exists (duplicate, address used before, transition not allowed)",
+    "422": "Invalid field: which one and why",
+}
 
 _STATUS = {DataError: 422, NotFoundError: 404, ConflictError: 409}
 _MAX_BODY = 65_536
@@ -263,7 +271,7 @@ class AdminApi:
     def mount(self, app: web.Application) -> None:
         """Add the routes and the OpenAPI document to the service's HTTP application."""
         operations = self.operations()
-        spec = document(operations)
+        spec = document(operations, "mss directory admin API", ERRORS)
         for operation in operations:
             app.router.add_route(operation.method, operation.path, self.wrap(operation))
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 from mss.core.errors import ConflictError, DataError, NotFoundError
+from mss.db.pool import Conn
 from mss.directory.admin.models import (
     ALLOWED_BY_TYPE,
     DomainIn,
@@ -49,7 +49,6 @@ FROM mailboxes m
 """
 
 
-Conn = asyncpg.Connection | PoolConnectionProxy
 """A connection, or one borrowed from the pool."""
 
 

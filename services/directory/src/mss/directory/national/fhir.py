@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 import aiohttp
 import asyncpg
 from mss.core.errors import ConfigError, DataError, UnavailableError
+from mss.db.pool import Conn
 from mss.directory.national import versions
 from mss.directory.national.entries import COPY_COLUMNS, EntryData, record
 from mss.directory.national.fhir_mailboxes import DEFAULT_TYPES, RESOURCES, mailboxes, merge
-from mss.directory.national.versions import Conn
 
 log = logging.getLogger(__name__)
 

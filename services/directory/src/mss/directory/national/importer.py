@@ -21,10 +21,10 @@ from datetime import datetime
 from pathlib import Path
 
 import asyncpg
+from mss.db.pool import Conn
 from mss.directory.national import versions
 from mss.directory.national.entries import COPY_COLUMNS, record
 from mss.directory.national.extraction import Extraction, RowIssue, file_date, open_extraction
-from mss.directory.national.versions import Conn
 
 log = logging.getLogger(__name__)
 

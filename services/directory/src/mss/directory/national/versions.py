@@ -16,13 +16,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 from mss.core.errors import ConflictError
+from mss.db.pool import Conn
 
 log = logging.getLogger(__name__)
 
-Conn = asyncpg.Connection | PoolConnectionProxy
 """A connection, or one borrowed from the pool."""
 
 IMPORT_LOCK = 0x6D73736E  # "mssn": one import (or version creation) at a time

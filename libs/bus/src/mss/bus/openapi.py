@@ -1,4 +1,5 @@
-"""The admin API's routes as data, and the OpenAPI 3.1 document built from them and the models."""
+"""HTTP APIs' routes as data, and the OpenAPI 3.1 document built from them and their pydantic models
+(the directory's admin API, the tracing service's audit API)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-
-_ERRORS = {
-    "400": "Malformed body",
-    "401": "No valid bearer token",
-    "404": "Unknown establishment, domain or mailbox",
-    "409": "Conflicts with what exists (duplicate, address used before, transition not allowed)",
-    "422": "Invalid field: which one and why",
-}
 
 
 @dataclass(frozen=True)
@@ -28,10 +21,29 @@ class Operation:
     body: type[BaseModel] | None
     handler: Callable[[Any], Awaitable[Any]]
     status: int = 200
+    query: type[BaseModel] | None = None
+    """The query parameters, one per field."""
+    produces: str = "application/json"
+    public: bool = False
+    """Answered without a bearer token."""
 
 
-def document(operations: list[Operation]) -> dict[str, Any]:
-    """The OpenAPI document of ``operations``."""
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema()
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in schema.get("required", []),
+            "description": field.get("description", ""),
+            "schema": {key: value for key, value in field.items() if key not in ("description", "title")},
+        }
+        for name, field in schema["properties"].items()
+    ]
+
+
+def document(operations: list[Operation], title: str, errors: dict[str, str]) -> dict[str, Any]:
+    """The OpenAPI document of ``operations``; ``errors``: status code to what it means."""
     schemas: dict[str, Any] = {}
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
@@ -41,12 +53,15 @@ def document(operations: list[Operation]) -> dict[str, Any]:
             "parameters": [
                 {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                 for name in re.findall(r"{(\w+)}", op.path)
-            ],
+            ]
+            + (_query_parameters(op.query) if op.query else []),
             "responses": {
-                str(op.status): {"description": "Done", "content": {"application/json": {"schema": {}}}},
-                **{code: {"$ref": f"#/components/responses/E{code}"} for code in _ERRORS},
+                str(op.status): {"description": "Done", "content": {op.produces: {"schema": {}}}},
+                **{code: {"$ref": f"#/components/responses/E{code}"} for code in errors},
             },
         }
+        if op.public:
+            entry["security"] = []
         if op.body is not None:
             schema = op.body.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(schema.pop("$defs", {}))
@@ -60,7 +75,7 @@ def document(operations: list[Operation]) -> dict[str, Any]:
         paths.setdefault(op.path, {})[op.method.lower()] = entry
     return {
         "openapi": "3.1.0",
-        "info": {"title": "mss directory admin API", "version": "1"},
+        "info": {"title": title, "version": "1"},
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
@@ -81,7 +96,7 @@ def document(operations: list[Operation]) -> dict[str, Any]:
                     "description": f"{text}: nothing was changed",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                 }
-                for code, text in _ERRORS.items()
+                for code, text in errors.items()
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },

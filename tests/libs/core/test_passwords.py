@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from mss.core.errors import DataError
-from mss.directory.auth.passwords import Cost, decoy, hash_password, needs_rehash, verify_password
+from mss.core.passwords import Cost, decoy, hash_password, needs_rehash, verify_password
 
 FAST = Cost(log2_n=10)
 

@@ -1,0 +1,107 @@
+"""A message's timeline as one viewer may see it: every hop in order, each recipient's latest
+status and attempts, the TLS evidence, the verdicts with their rule and versions, and the
+disposition notifications (MDN) that refer to it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+from mss.db.pool import Conn
+from mss.tracing.accounts import Viewer
+from mss.v1 import AuditCode, RecipientStatus
+
+_TIMELINE = """
+SELECT * FROM audit_events WHERE message_id = $1
+UNION ALL
+SELECT * FROM audit_events
+WHERE original_message_id <> '' AND original_message_id IN (
+    SELECT header_message_id FROM audit_events
+    WHERE message_id = $1 AND code = 200 AND header_message_id <> '')
+ORDER BY at, seq
+"""
+WITHHELD = "(content: not shown to support)"
+
+
+def code_name(code: int) -> str:
+    """``MESSAGE_ACCEPTED`` for 200."""
+    return _name(AuditCode, code, "AUDIT_CODE_")
+
+
+def status_name(status: int) -> str:
+    """``DELIVERED`` for 2, "" for none."""
+    return _name(RecipientStatus, status, "RECIPIENT_STATUS_") if status else ""
+
+
+def _name(enum: Any, value: int, prefix: str) -> str:
+    try:
+        return str(enum.Name(value)).removeprefix(prefix)
+    except ValueError:
+        return str(value)
+
+
+def _event(row: asyncpg.Record, message_id: str, viewer: Viewer) -> dict[str, Any]:
+    content = viewer.sees_content
+    inspected = row["code"] == AuditCode.AUDIT_CODE_CONTENT_INSPECTED
+    return {
+        "at": row["at"].isoformat(),
+        "service": row["service"],
+        "event": code_name(row["code"]),
+        "code": row["code"],
+        "recipient": row["recipient"],
+        "status": status_name(row["status"]),
+        "reply": row["reply"],
+        "reason": WITHHELD if inspected and not content else row["reason"],
+        "next_hop": row["next_hop"],
+        "attempt": row["attempt"],
+        "tenant_id": row["tenant_id"],
+        "mail_from": row["mail_from"],
+        "trust_list_version": row["trust_list_version"],
+        "directory_version": row["directory_version"],
+        "trace_id": row["trace_id"],
+        "patient_hash": row["patient_hash"] if content else "",
+        "rule": row["rule"],
+        "policy_version": row["policy_version"],
+        "tls": json.loads(row["tls"]) if row["tls"] else None,
+        "about": row["original_message_id"],
+        "notification": row["message_id"] if row["message_id"] != message_id else "",
+        "hash": row["hash"],
+    }
+
+
+async def timeline(conn: Conn, message_id: str, viewer: Viewer) -> dict[str, Any] | None:
+    """The ordered timeline; None if unknown or not the viewer's (the same answer for both).
+
+    ``conn`` reads under row-level security (mss.tracing.reading). An establishment that only
+    received the message sees the events about its own recipients and those about the whole
+    message, not what happened to other establishments' recipients; the sender's sees all."""
+    concerned = await conn.fetch(
+        "SELECT tenant_id, as_sender FROM audit_visibility WHERE message_id = $1", message_id
+    )
+    mine = [r for r in concerned if r["tenant_id"] in viewer.tenants]
+    if not mine:
+        return None
+    sender_side = any(r["as_sender"] for r in mine)
+    rows = [
+        row
+        for row in await conn.fetch(_TIMELINE, message_id)
+        if sender_side or row["tenant_id"] in ("", *viewer.tenants)
+    ]
+    events = [_event(row, message_id, viewer) for row in rows]
+    recipients: dict[str, dict[str, Any]] = {}
+    for row, event in zip(rows, events, strict=True):
+        if row["code"] == AuditCode.AUDIT_CODE_DISPOSITION_NOTIFIED and row["message_id"] != message_id:
+            state = recipients.setdefault(row["recipient"], {"attempts": 0})
+            state["disposition"] = row["reason"]
+        elif row["recipient"] and row["status"]:
+            state = recipients.setdefault(row["recipient"], {"attempts": 0})
+            state.update(status=event["status"], reply=row["reply"], at=event["at"])
+            state["attempts"] = max(state["attempts"], row["attempt"])
+    return {
+        "message_id": message_id,
+        "establishments": sorted(r["tenant_id"] for r in mine),
+        "trace_ids": sorted({e["trace_id"] for e in events if e["trace_id"]}),
+        "recipients": recipients,
+        "events": events,
+    }
