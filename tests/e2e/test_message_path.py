@@ -176,9 +176,8 @@ async def test_timeline_lists_every_hop_in_order(backbone: Stack, audit) -> None
     queue_id = await send(backbone, [SAAS_PER, PROXY_PER], simple_message("timeline"))
     await audit.wait_for(queue_id, AuditCode.AUDIT_CODE_STORED, SAAS_PER)
     await audit.wait_for(queue_id, AuditCode.AUDIT_CODE_RELAYED, PROXY_PER)
-    url = f"http://127.0.0.1:{backbone.layout.http['tracing']}/api/v1/messages/{queue_id}"
     # The timeline store is fed asynchronously from the audit stream: wait for all five events.
-    timeline = await fetch_timeline_with(url, want=5)
+    timeline = await fetch_timeline_with(backbone, queue_id, want=5)
     events = [e["event"] for e in timeline["events"]]
     assert events[:3] == ["MESSAGE_ACCEPTED", "MESSAGE_ROUTED", "MESSAGE_ROUTED"]
     assert timeline["events"][0]["trust_list_version"].startswith("2026-11-01T00:00:00Z/")
@@ -189,14 +188,27 @@ async def test_timeline_lists_every_hop_in_order(backbone: Stack, audit) -> None
     assert [e["at"] for e in timeline["events"]] == sorted(e["at"] for e in timeline["events"])
 
 
-async def fetch_timeline_with(url: str, want: int, timeout: float = 30.0) -> dict:
-    """Poll the tracing API until the timeline has ``want`` events (bounded by ``timeout``)."""
+def audit_token(backbone: Stack) -> str:
+    """Sign in to the audit API as the demo GHT administrator."""
+    api = f"http://127.0.0.1:{backbone.layout.http['tracing']}/api/v1"
+    credentials = {"login": "admin", "password": backbone.audit_accounts()["admin"]}
+    request = urllib.request.Request(
+        f"{api}/session", json.dumps(credentials).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return str(json.load(response)["token"])
+
+
+async def fetch_timeline_with(backbone: Stack, queue_id: str, want: int, timeout: float = 30.0) -> dict:
+    """Poll the audit API until the timeline has ``want`` events (bounded by ``timeout``)."""
+    url = f"http://127.0.0.1:{backbone.layout.http['tracing']}/api/v1/messages/{queue_id}"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {audit_token(backbone)}"})
     body: dict = {"events": []}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=5) as response:
                 body = json.load(response)
         except urllib.error.HTTPError as exc:
             if exc.code != 404:  # 404: no event stored yet
@@ -238,8 +250,7 @@ async def test_a_read_notification_shows_in_the_original_messages_timeline(backb
         SAAS_PER,
         "<to-be-read@autre-operateur.mssante.fr>",
     )
-    url = f"http://127.0.0.1:{backbone.layout.http['tracing']}/api/v1/messages/{queue_id}"
-    timeline = await fetch_timeline_with(url, want=4)  # accepted, routed, stored, notified
+    timeline = await fetch_timeline_with(backbone, queue_id, want=4)  # accepted, routed, stored, notified
     assert timeline["events"][-1]["event"] == "DISPOSITION_NOTIFIED"
     assert timeline["events"][-1]["notification"] == reply.rsplit(" ", 1)[1]
     assert timeline["recipients"][SAAS_PER]["disposition"] == "displayed (manual-action/MDN-sent-manually)"

@@ -56,8 +56,16 @@ async def test_one_message_is_one_trace_across_the_services(
             roots = [s for s in exporter.get_finished_spans() if s.attributes.get("mss.queue_id") == queue_id]
             trace_id = roots[0].context.trace_id if roots else None
             spans = [s for s in exporter.get_finished_spans() if s.context.trace_id == trace_id]
-            if wanted <= {service_of(s) for s in spans} and any(
-                s.name.startswith("mss.v1.policy.deliver.local") for s in spans
+            by_id = {s.context.span_id: s for s in spans}
+            recorded_for = {  # whose audit events tracing has recorded so far
+                service_of(by_id[s.parent.span_id])
+                for s in spans
+                if service_of(s) == "mss-tracing" and s.parent and s.parent.span_id in by_id
+            }
+            if (
+                wanted <= {service_of(s) for s in spans}
+                and any(s.name.startswith("mss.v1.policy.deliver.local") for s in spans)
+                and {"mss-ingress", "mss-policy", "mss-storage"} <= recorded_for
             ):
                 break
             await asyncio.sleep(0.02)

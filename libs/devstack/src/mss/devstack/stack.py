@@ -22,6 +22,8 @@ import urllib.request
 from pathlib import Path
 
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mss.db.migrate import migrate
 from mss.devstack.demo import DemoPki, demo_pki
 from mss.devstack.layout import SERVICES, Layout
@@ -62,12 +64,16 @@ class Stack:
         self.pki = pki = demo_pki(self.pki_folder)
         env = self.layout.environment(url, pki)
         env["MSS_DIRECTORY_ADMIN_TOKENS"] = json.dumps({"local-admin": self.admin_token()})
-        env["MSS_POLICY_PATIENT_HASH_KEY"] = self.secret("patient-hash-key")
+        env["MSS_POLICY_PATIENT_HASH_KEY"] = env["MSS_TRACING_PATIENT_HASH_KEY"] = self.secret(
+            "patient-hash-key"
+        )
+        env["MSS_TRACING_EXPORT_KEY_FILE"] = str(self.export_key_file())
         self.env = env
         subprocess.run(
             python_module("mss.directory.seed", str(self.seed)), env={**os.environ, **env}, check=True
         )
         self.set_demo_passwords(env)
+        self.set_audit_accounts(env)
         for sink in self.sinks:
             port = getattr(self.layout, sink)
             identity = pki.peer_operator if sink == "peer_operator" else pki.smarthost
@@ -144,6 +150,50 @@ class Stack:
         self.passwords_file.touch(mode=0o600)
         self.passwords_file.write_text("".join(f"{a} {p}\n" for a, p in passwords.items()), encoding="utf-8")
 
+    @property
+    def audit_accounts_file(self) -> Path:
+        """``LOGIN PASSWORD`` lines: the demo accounts of the audit UI."""
+        return self.layout.home / "audit-accounts"
+
+    def audit_accounts(self) -> dict[str, str]:
+        """The audit UI's demo accounts and their passwords (empty before the first ``up``)."""
+        if not self.audit_accounts_file.exists():
+            return {}
+        lines = self.audit_accounts_file.read_text(encoding="utf-8").splitlines()
+        return dict(line.split(" ", 1) for line in lines if " " in line)
+
+    def set_audit_accounts(self, env: dict[str, str]) -> None:
+        """The GHT administrator ``admin`` and chu-demo's data protection officer ``dpo-chu-demo``."""
+        seed = yaml.safe_load(self.seed.read_text(encoding="utf-8"))
+        ght, first = seed["ght"]["id"], seed["establishments"][0]["id"]
+        known = self.audit_accounts()
+        accounts = {"admin": ("ght_admin", None), f"dpo-{first}": ("auditor", first)}
+        passwords = {login: known.get(login) or secrets.token_urlsafe(12) for login in accounts}
+        for login, (role, tenant) in accounts.items():
+            scope = ["--tenant", tenant] if tenant else []
+            subprocess.run(
+                python_module("mss.tracing.account", login, "--role", role, "--ght", ght, *scope),
+                input=passwords[login] + "\n",
+                text=True,
+                env={**os.environ, **env},
+                check=True,
+            )
+        self.audit_accounts_file.touch(mode=0o600)
+        self.audit_accounts_file.write_text(
+            "".join(f"{a} {p}\n" for a, p in passwords.items()), encoding="utf-8"
+        )
+
+    def export_key_file(self) -> Path:
+        """The Ed25519 key that signs audit exports, made once (mode 600)."""
+        path = self.layout.home / "export-key.pem"
+        if not path.exists():
+            key = Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            path.touch(mode=0o600)
+            path.write_bytes(key)
+        return path
+
     def start_infrastructure(self) -> None:
         """nats-server and PostgreSQL, unless already running."""
         if pid_alive(self.pid_file("nats")) is None:
@@ -211,7 +261,11 @@ class Stack:
         rows = [
             ("SMTP, peer operators", f"127.0.0.1:{lay.peer_smtp}"),
             ("SMTP, submission", f"127.0.0.1:{lay.submission}"),
-            ("tracing UI/API", f"http://127.0.0.1:{lay.http['tracing']}/api/v1/messages/<queue id>"),
+            (
+                "audit UI",
+                f"http://127.0.0.1:{lay.http['tracing']}/ui/ (accounts in {self.audit_accounts_file})",
+            ),
+            ("audit API (OpenAPI)", f"http://127.0.0.1:{lay.http['tracing']}/api/v1/openapi.json"),
             ("admin API (directory)", f"http://127.0.0.1:{lay.http['directory']}"),
             ("NATS (JetStream)", lay.nats_url),
             (

@@ -378,7 +378,12 @@ class AuditApi:
 
         async def page(request: web.Request) -> web.Response:
             name = request.match_info.get("name") or "index.html"
-            types = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+            types = {
+                ".html": "text/html",
+                ".js": "text/javascript",
+                ".css": "text/css",
+                ".svg": "image/svg+xml",
+            }
             kind = next((t for suffix, t in types.items() if name.endswith(suffix)), None)
             if kind is None or "/" in name or not (ui / name).is_file():
                 raise web.HTTPNotFound()

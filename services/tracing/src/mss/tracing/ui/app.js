@@ -113,8 +113,11 @@ $("#more").addEventListener("click", () => runSearch(true));
 async function openTimeline(id) {
   const timeline = await (await api("GET", `/api/v1/messages/${encodeURIComponent(id)}`)).json();
   $("#timeline-id").textContent = timeline.message_id;
-  $("#timeline-meta").textContent =
-    `Establishments: ${timeline.establishments.join(", ")} · trace ${timeline.trace_ids.join(", ")}`;
+  const sender = timeline.events.map((e) => e.mail_from).find(Boolean) || "(null sender)";
+  const patient = timeline.events.map((e) => e.patient_hash).find(Boolean);
+  $("#timeline-meta").textContent = [`From ${sender}`, `establishments ${timeline.establishments.join(", ")}`,
+    timeline.trace_ids.length ? `trace ${timeline.trace_ids.join(", ")}` : "",
+    patient ? `patient (keyed hash) ${patient.slice(0, 16)}…` : ""].filter(Boolean).join(" · ");
   const recipients = $("#recipients tbody");
   recipients.replaceChildren();
   for (const [address, state] of Object.entries(timeline.recipients)) {
