@@ -88,8 +88,8 @@ async def purge_chain(pool: asyncpg.Pool, tenant: str, cutoff: datetime) -> Purg
 
 
 async def _forget(conn: Conn, tenant: str, message_ids: list[str]) -> None:
-    """Drop the search rows of messages that no longer have events of this establishment, and of
-    messages that no longer concern anyone."""
+    """Take the establishment off the search rows of messages that no longer have events of it, and
+    drop the rows of messages that no longer concern anyone."""
     remaining = {
         r["message_id"]
         for r in await conn.fetch(
@@ -100,10 +100,12 @@ async def _forget(conn: Conn, tenant: str, message_ids: list[str]) -> None:
     }
     gone = [m for m in message_ids if m not in remaining]
     await conn.execute(
-        "DELETE FROM audit_visibility WHERE tenant_id = $1 AND message_id = ANY($2)", tenant, gone
+        "UPDATE audit_messages SET tenants = array_remove(tenants, $1),"
+        " sender_tenant = CASE WHEN sender_tenant = $1 THEN '' ELSE sender_tenant END"
+        " WHERE message_id = ANY($2)",
+        tenant,
+        gone,
     )
-    orphans = (
-        "SELECT unnest($1::text[]) EXCEPT SELECT message_id FROM audit_visibility WHERE message_id = ANY($1)"
-    )
+    orphans = "SELECT message_id FROM audit_messages WHERE message_id = ANY($1) AND tenants = '{}'"
     await conn.execute(f"DELETE FROM audit_recipients WHERE message_id IN ({orphans})", gone)  # noqa: S608
-    await conn.execute(f"DELETE FROM audit_messages WHERE message_id IN ({orphans})", gone)  # noqa: S608
+    await conn.execute("DELETE FROM audit_messages WHERE message_id = ANY($1) AND tenants = '{}'", gone)

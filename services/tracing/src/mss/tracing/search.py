@@ -58,8 +58,7 @@ def _sql(query: Query, viewer: Viewer) -> tuple[str, list[Any]]:
         return f"${len(args)}"
 
     tenants = [query.tenant] if query.tenant else list(viewer.tenants)
-    visible = f"SELECT v.message_id FROM audit_visibility v WHERE v.tenant_id = ANY({arg(tenants)})"
-    where = [f"m.message_id IN ({visible})"]
+    where = [f"m.tenants && {arg(tenants)}::text[]"]
     if query.message_id:
         where.append(
             f"(m.message_id = {arg(query.message_id)} OR m.header_message_id = {arg(query.message_id)})"
@@ -88,7 +87,8 @@ def _sql(query: Query, viewer: Viewer) -> tuple[str, list[Any]]:
     if query.before:
         where.append(f"(m.first_at, m.message_id) < ({arg(query.before[0])}, {arg(query.before[1])})")
     sql = (
-        "SELECT m.message_id, m.first_at, m.last_at, m.mail_from, m.patient_hash, m.header_message_id"
+        "SELECT m.message_id, m.first_at, m.last_at, m.mail_from, m.sender_tenant, m.tenants, m.patient_hash,"
+        " m.header_message_id"
         f" FROM audit_messages m WHERE {' AND '.join(where)}"
         f" ORDER BY m.first_at DESC, m.message_id DESC LIMIT {arg(query.limit)}"
     )
@@ -104,16 +104,7 @@ async def search(conn: Conn, query: Query, viewer: Viewer) -> dict[str, Any]:
     sql, args = _sql(query, viewer)
     rows = await conn.fetch(sql, *args)
     ids = [r["message_id"] for r in rows]
-    sides = await conn.fetch(
-        "SELECT message_id, tenant_id, as_sender FROM audit_visibility"
-        " WHERE message_id = ANY($1) AND tenant_id = ANY($2)",
-        ids,
-        list(viewer.tenants),
-    )
-    senders = {r["message_id"] for r in sides if r["as_sender"]}
-    establishments: dict[str, list[str]] = {}
-    for r in sides:
-        establishments.setdefault(r["message_id"], []).append(r["tenant_id"])
+    senders = {r["message_id"] for r in rows if r["sender_tenant"] in viewer.tenants}
     recipients: dict[str, list[dict[str, Any]]] = {}
     for r in await conn.fetch(
         "SELECT message_id, recipient, tenant_id, status, attempts, at FROM audit_recipients"
@@ -132,7 +123,7 @@ async def search(conn: Conn, query: Query, viewer: Viewer) -> dict[str, Any]:
             "mail_from": r["mail_from"],
             "header_message_id": r["header_message_id"],
             "patient_hash": r["patient_hash"] if viewer.sees_content else "",
-            "establishments": sorted(establishments.get(r["message_id"], [])),
+            "establishments": sorted(set(r["tenants"]) & set(viewer.tenants)),
             "recipients": recipients.get(r["message_id"], []),
         }
         for r in rows

@@ -1,7 +1,7 @@
 """The timeline store: audit events in PostgreSQL, idempotent by event id, append-only and
 hash-chained per establishment (see mss.tracing.chain), in monthly partitions. Each batch also
-keeps the search tables up to date: one row per message, per establishment concerned and per
-recipient (see mss.tracing.search)."""
+keeps the search tables up to date: one row per message, with the establishments it concerns, and
+one per recipient (see mss.tracing.search)."""
 
 from __future__ import annotations
 
@@ -27,12 +27,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
 _HEADS = "SELECT tenant_id, seq, hash FROM audit_chain WHERE tenant_id = ANY($1::text[]) FOR UPDATE"
 
 _MESSAGES = """
-INSERT INTO audit_messages AS m (message_id, first_at, last_at, mail_from, sender_tenant, patient_hash,
-    header_message_id)
-SELECT e.message_id, e.first_at, e.last_at, e.mail_from, coalesce(d.tenant_id, ''), e.patient_hash,
-    e.header_message_id
-FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
-    AS e (message_id, first_at, last_at, mail_from, patient_hash, header_message_id)
+INSERT INTO audit_messages AS m (message_id, first_at, last_at, mail_from, sender_tenant, tenants,
+    patient_hash, header_message_id)
+SELECT e.message_id, e.first_at, e.last_at, e.mail_from, coalesce(d.tenant_id, ''),
+    ARRAY(SELECT DISTINCT t FROM unnest(string_to_array(e.tenants, ' ') || d.tenant_id) t WHERE t <> ''
+        ORDER BY t),
+    e.patient_hash, e.header_message_id
+FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[])
+    AS e (message_id, first_at, last_at, mail_from, patient_hash, header_message_id, tenants)
 LEFT JOIN domains d ON e.mail_from <> '' AND d.name = lower(split_part(e.mail_from, '@', 2))
 ORDER BY e.message_id
 ON CONFLICT (message_id) DO UPDATE SET
@@ -40,16 +42,10 @@ ON CONFLICT (message_id) DO UPDATE SET
     last_at = greatest(m.last_at, excluded.last_at),
     mail_from = CASE WHEN m.mail_from = '' THEN excluded.mail_from ELSE m.mail_from END,
     sender_tenant = CASE WHEN m.sender_tenant = '' THEN excluded.sender_tenant ELSE m.sender_tenant END,
+    tenants = ARRAY(SELECT DISTINCT t FROM unnest(m.tenants || excluded.tenants) t ORDER BY t),
     patient_hash = CASE WHEN m.patient_hash = '' THEN excluded.patient_hash ELSE m.patient_hash END,
     header_message_id = CASE WHEN m.header_message_id = '' THEN excluded.header_message_id
         ELSE m.header_message_id END
-RETURNING message_id, first_at, sender_tenant
-"""
-_VISIBILITY = """
-INSERT INTO audit_visibility AS v (tenant_id, message_id, first_at, as_sender)
-SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::boolean[])
-ON CONFLICT (tenant_id, message_id) DO UPDATE SET
-    first_at = least(v.first_at, excluded.first_at), as_sender = v.as_sender OR excluded.as_sender
 """
 _RECIPIENTS = """
 INSERT INTO audit_recipients AS r (message_id, recipient, tenant_id, status, at, attempts, reply)
@@ -161,9 +157,13 @@ class _Message:
     mail_from: str = ""
     patient_hash: str = ""
     header_message_id: str = ""
+    tenants: set[str] = field(default_factory=set)
+    """The establishments of its events (its sender's is found from the domain, in SQL)."""
 
     def add(self, event: AuditEvent, at: datetime) -> None:
         self.first_at, self.last_at = min(self.first_at, at), max(self.last_at, at)
+        if event.tenant_id:
+            self.tenants.add(event.tenant_id)
         self.mail_from = self.mail_from or event.mail_from
         self.patient_hash = self.patient_hash or event.patient_hash
         self.header_message_id = self.header_message_id or event.header_message_id
@@ -176,6 +176,7 @@ class _Message:
             self.mail_from,
             self.patient_hash,
             self.header_message_id,
+            " ".join(sorted(self.tenants)),
         )
 
 
@@ -229,14 +230,6 @@ async def _summarise(conn: Conn, events: list[AuditEvent]) -> None:
             found.add(event, at)
     if not messages:
         return
-    summaries = await conn.fetch(_MESSAGES, *_columns([messages[k].row() for k in sorted(messages)]))
-    first = {r["message_id"]: r["first_at"] for r in summaries}
-    concerned = {(r["sender_tenant"], r["message_id"]): True for r in summaries if r["sender_tenant"]}
-    for event in events:
-        if event.tenant_id:
-            concerned.setdefault((event.tenant_id, event.message_id), False)
-    if concerned:
-        visible = [(t, m, first[m], sender) for (t, m), sender in sorted(concerned.items())]
-        await conn.execute(_VISIBILITY, *_columns(visible))
+    await conn.execute(_MESSAGES, *_columns([messages[k].row() for k in sorted(messages)]))
     if recipients:
         await conn.execute(_RECIPIENTS, *_columns([recipients[k].row() for k in sorted(recipients)]))

@@ -76,13 +76,13 @@ async def timeline(conn: Conn, message_id: str, viewer: Viewer) -> dict[str, Any
     ``conn`` reads under row-level security (mss.tracing.reading). An establishment that only
     received the message sees the events about its own recipients and those about the whole
     message, not what happened to other establishments' recipients; the sender's sees all."""
-    concerned = await conn.fetch(
-        "SELECT tenant_id, as_sender FROM audit_visibility WHERE message_id = $1", message_id
+    found = await conn.fetchrow(
+        "SELECT tenants, sender_tenant FROM audit_messages WHERE message_id = $1", message_id
     )
-    mine = [r for r in concerned if r["tenant_id"] in viewer.tenants]
+    mine = sorted(set(found["tenants"]) & set(viewer.tenants)) if found else []
     if not mine:
         return None
-    sender_side = any(r["as_sender"] for r in mine)
+    sender_side = found["sender_tenant"] in viewer.tenants
     rows = [
         row
         for row in await conn.fetch(_TIMELINE, message_id)
@@ -100,7 +100,7 @@ async def timeline(conn: Conn, message_id: str, viewer: Viewer) -> dict[str, Any
             state["attempts"] = max(state["attempts"], row["attempt"])
     return {
         "message_id": message_id,
-        "establishments": sorted(r["tenant_id"] for r in mine),
+        "establishments": mine,
         "trace_ids": sorted({e["trace_id"] for e in events if e["trace_id"]}),
         "recipients": recipients,
         "events": events,

@@ -1,8 +1,8 @@
 -- The audit store (owned by tracing) for audit requests:
 --   * audit_events is partitioned by month of `at`, so that old months are cheap to read past and
 --     to drop once every establishment's retention has passed;
---   * one row per message (audit_messages), per establishment concerned (audit_visibility) and per
---     recipient (audit_recipients), kept up to date at ingestion, make searches index lookups;
+--   * one row per message (audit_messages, with the establishments it concerns) and per recipient
+--     (audit_recipients), kept up to date at ingestion, make searches index lookups;
 --   * accounts of the audit UI and API, their sessions and a log of every search, view and export;
 --   * retention (metadata and content) and legal hold per establishment;
 --   * row-level security: the API reads as mss_audit_reader, which sees only the messages of the
@@ -98,32 +98,24 @@ ALTER TABLE audit_chain
     ADD COLUMN purged_seq bigint NOT NULL DEFAULT 0,
     ADD COLUMN purged_hash text NOT NULL DEFAULT repeat('0', 64);
 
--- Message-level facts, whichever event brought them.
+-- Message-level facts, whichever event brought them, and the establishments it concerns: the
+-- sender's (by the domain of the envelope sender) and each recipient's.
 CREATE TABLE audit_messages (
     message_id        text PRIMARY KEY,
     first_at          timestamptz NOT NULL,
     last_at           timestamptz NOT NULL,
     mail_from         text NOT NULL DEFAULT '',
     sender_tenant     text NOT NULL DEFAULT '',
+    tenants           text[] NOT NULL DEFAULT '{}',
     patient_hash      text NOT NULL DEFAULT '',
     header_message_id text NOT NULL DEFAULT ''
 );
 CREATE INDEX audit_messages_by_date ON audit_messages (first_at DESC, message_id DESC);
+CREATE INDEX audit_messages_by_tenants ON audit_messages USING gin (tenants);
 CREATE INDEX audit_messages_by_sender ON audit_messages (mail_from, first_at);
+CREATE INDEX audit_messages_by_patient ON audit_messages (patient_hash, first_at) WHERE patient_hash <> '';
 CREATE INDEX audit_messages_by_header_message_id ON audit_messages (header_message_id)
     WHERE header_message_id <> '';
-CREATE INDEX audit_messages_by_patient ON audit_messages (patient_hash, first_at) WHERE patient_hash <> '';
-
--- The establishments a message concerns: the sender's and each recipient's.
-CREATE TABLE audit_visibility (
-    tenant_id   text NOT NULL,
-    message_id  text NOT NULL,
-    first_at    timestamptz NOT NULL,
-    as_sender   boolean NOT NULL DEFAULT false,
-    PRIMARY KEY (tenant_id, message_id)
-);
-CREATE INDEX audit_visibility_by_date ON audit_visibility (tenant_id, first_at DESC, message_id);
-CREATE INDEX audit_visibility_by_message ON audit_visibility (message_id);
 
 -- Each recipient's latest status.
 CREATE TABLE audit_recipients (
@@ -202,26 +194,32 @@ BEGIN
     END IF;
 END $$;
 GRANT mss_audit_reader TO CURRENT_USER;
-GRANT SELECT ON audit_events, audit_messages, audit_visibility, audit_recipients TO mss_audit_reader;
+GRANT SELECT ON audit_events, audit_messages, audit_recipients TO mss_audit_reader;
 
+-- (The policies read the setting through a scalar subquery, evaluated once per query.)
 CREATE FUNCTION audit_reader_tenants() RETURNS text[] LANGUAGE sql STABLE AS $$
     SELECT coalesce(nullif(current_setting('mss.tenants', true), ''), '{}')::text[]
 $$;
-ALTER TABLE audit_visibility ENABLE ROW LEVEL SECURITY;
-CREATE POLICY audit_visibility_read ON audit_visibility FOR SELECT TO mss_audit_reader
-    USING (tenant_id = ANY (audit_reader_tenants()));
 ALTER TABLE audit_messages ENABLE ROW LEVEL SECURITY;
 CREATE POLICY audit_messages_read ON audit_messages FOR SELECT TO mss_audit_reader
-    USING (EXISTS (SELECT 1 FROM audit_visibility v WHERE v.message_id = audit_messages.message_id));
+    USING (tenants && (SELECT audit_reader_tenants()));
+-- A row of a message (recipient, event) is visible with its message; a disposition notification
+-- with the message it is about. PL/pgSQL, so that the check stays an index lookup per row rather
+-- than being planned as a scan of every message.
+CREATE FUNCTION audit_message_visible(id text) RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN EXISTS (
+        SELECT 1 FROM audit_messages m WHERE m.message_id = id AND m.tenants && audit_reader_tenants());
+END $$;
+CREATE FUNCTION audit_notification_visible(original text) RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN original <> '' AND EXISTS (
+        SELECT 1 FROM audit_messages m
+        WHERE m.header_message_id = original AND m.tenants && audit_reader_tenants());
+END $$;
 ALTER TABLE audit_recipients ENABLE ROW LEVEL SECURITY;
 CREATE POLICY audit_recipients_read ON audit_recipients FOR SELECT TO mss_audit_reader
-    USING (EXISTS (SELECT 1 FROM audit_visibility v WHERE v.message_id = audit_recipients.message_id));
+    USING (audit_message_visible(message_id));
 ALTER TABLE audit_events ENABLE ROW LEVEL SECURITY;
 CREATE POLICY audit_events_read ON audit_events FOR SELECT TO mss_audit_reader
-    USING (
-        EXISTS (SELECT 1 FROM audit_visibility v WHERE v.message_id = audit_events.message_id)
-        OR EXISTS (
-            SELECT 1 FROM audit_messages m
-            WHERE m.header_message_id = audit_events.original_message_id AND audit_events.original_message_id <> ''
-        )
-    );
+    USING (audit_message_visible(message_id) OR audit_notification_visible(original_message_id));
