@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import io
 import zipfile
-from urllib.parse import urlencode
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import asyncpg
@@ -33,9 +33,7 @@ class Client:
             return r.status, await r.read()
 
     async def search(self, **filters: str) -> list[str]:
-        status, page = await self.call(
-            "GET", "/api/v1/messages?" + "&".join(f"{k}={v}" for k, v in filters.items())
-        )
+        status, page = await self.call("GET", "/api/v1/messages?" + urlencode(filters))
         assert status == 200, page
         return [m["message_id"] for m in page["messages"]]
 
@@ -99,7 +97,8 @@ async def test_each_auditor_sees_its_establishments_messages_only(audit_site: Si
         assert status == 404
         status, _ = await dpo_a.call("GET", "/api/v1/access-log")
         assert status == 403
-        # The sender's establishment sees every recipient; a receiving one its own and the whole-message events.
+        # The sender's establishment sees every recipient; a receiving one its own, and the events
+        # about the whole message.
         _, seen_by_a = await dpo_a.call("GET", f"/api/v1/messages/{site.one}")
         _, seen_by_b = await dpo_b.call("GET", f"/api/v1/messages/{site.one}")
         assert sorted(seen_by_a["recipients"]) == [f"accueil@{site.domain_b}", f"secretariat@{site.domain_a}"]
@@ -126,7 +125,8 @@ async def test_row_level_security_hides_other_establishments_even_without_a_filt
             await conn.execute("SET LOCAL ROLE mss_audit_reader")
             await conn.execute("SELECT set_config('mss.tenants', $1::text[]::text, true)", [site.a])
             ids = {r["message_id"] for r in await conn.fetch("SELECT message_id FROM audit_events")}
-            assert site.one in ids and site.two not in ids
+            assert site.one in ids
+            assert site.two not in ids
             assert (
                 await conn.fetchval("SELECT count(*) FROM audit_messages WHERE message_id = $1", site.two)
                 == 0
@@ -164,9 +164,9 @@ async def test_search_filters_and_pages(audit_site: Site) -> None:
         status, rest = await admin.call("GET", f"/api/v1/messages?limit=1&before={page['next']}")
         assert [m["message_id"] for m in rest["messages"]] == [site.one]
         status, problem = await admin.call("GET", "/api/v1/messages?status=LOST")
-        assert status == 422 and "unknown status" in problem["message"]
+        assert (status, problem["message"][:14]) == (422, "unknown status")
         status, problem = await admin.call("GET", "/api/v1/messages?since=yesterday")
-        assert status == 422 and problem["message"].startswith("since:")
+        assert (status, problem["message"][:6]) == (422, "since:")
 
 
 async def test_support_sees_metadata_but_no_content(audit_site: Site) -> None:
@@ -176,9 +176,9 @@ async def test_support_sees_metadata_but_no_content(audit_site: Site) -> None:
         dpo = await sign_in(http, site, "dpo-a")
         _, for_support = await support.call("GET", f"/api/v1/messages/{site.one}")
         _, for_dpo = await dpo.call("GET", f"/api/v1/messages/{site.one}")
-        inspected = [e for e in for_support["events"] if e["event"] == "CONTENT_INSPECTED"][0]
-        assert inspected["patient_hash"] == "" and "not shown" in inspected["reason"]
-        assert [e for e in for_dpo["events"] if e["event"] == "CONTENT_INSPECTED"][0]["patient_hash"]
+        inspected = next(e for e in for_support["events"] if e["event"] == "CONTENT_INSPECTED")
+        assert (inspected["patient_hash"], inspected["reason"]) == ("", "(content: not shown to support)")
+        assert next(e for e in for_dpo["events"] if e["event"] == "CONTENT_INSPECTED")["patient_hash"]
         status, _ = await support.call("GET", f"/api/v1/messages?patient={INS}")
         assert status == 403
         status, _ = await support.call("POST", "/api/v1/exports", {"message_ids": [site.one], "purpose": "x"})
@@ -211,7 +211,7 @@ async def test_an_export_is_signed_and_logged(audit_site: Site) -> None:
         with zipfile.ZipFile(tampered, "w") as archive:
             for name, content in files.items():
                 archive.writestr(name, content)
-        with pytest.raises(DataError, match="timelines.csv was changed"):
+        with pytest.raises(DataError, match=r"timelines\.csv was changed"):
             check(tampered.getvalue(), site.public_pem)
         admin = await sign_in(http, site, "admin")
         _, log = await admin.call("GET", "/api/v1/access-log")

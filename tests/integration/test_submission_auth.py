@@ -22,10 +22,10 @@ from aiohttp import web
 from mss.bus import subjects
 from mss.bus.codec import decode
 from mss.core.errors import DataError
+from mss.core.passwords import Cost
 from mss.devstack.pki import Issued, LocalPki
 from mss.devstack.ports import free_port
 from mss.directory.auth.introspection import basic_authorization
-from mss.core.passwords import Cost
 from mss.directory.password import set_password
 from mss.directory.seed import apply_seed, load_seed
 from mss.testing.fixtures import DEMO

@@ -58,6 +58,10 @@ class _AuditCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditCode.V
     """
     AUDIT_CODE_STORED: _AuditCode.ValueType  # 400
     """Storage wrote the message to a hosted mailbox."""
+    AUDIT_CODE_CONTENT_EXPIRED: _AuditCode.ValueType  # 401
+    """Storage deleted the message from a hosted mailbox at the end of its establishment's content
+    retention period (`reason` gives the period); `recipient` is the mailbox.
+    """
     AUDIT_CODE_RELAYED: _AuditCode.ValueType  # 500
     """Egress relayed to the next hop, which accepted."""
     AUDIT_CODE_DEFERRED: _AuditCode.ValueType  # 501
@@ -111,6 +115,10 @@ is `original_message_id`: `recipient` is who it is from, `reason` the dispositio
 """
 AUDIT_CODE_STORED: AuditCode.ValueType  # 400
 """Storage wrote the message to a hosted mailbox."""
+AUDIT_CODE_CONTENT_EXPIRED: AuditCode.ValueType  # 401
+"""Storage deleted the message from a hosted mailbox at the end of its establishment's content
+retention period (`reason` gives the period); `recipient` is the mailbox.
+"""
 AUDIT_CODE_RELAYED: AuditCode.ValueType  # 500
 """Egress relayed to the next hop, which accepted."""
 AUDIT_CODE_DEFERRED: AuditCode.ValueType  # 501

@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from cryptography.hazmat.primitives import serialization
@@ -116,14 +117,9 @@ async def seed(conn: asyncpg.Connection, suffix: str) -> dict[str, str]:
     }
 
 
-def _event(code: int, service: str, message_id: str, at: datetime, **fields: object) -> AuditEvent:
-    event = AuditEvent(
-        event_id=new_queue_id(),
-        code=code,
-        service=service,
-        message_id=message_id,  # type: ignore[arg-type]
-        **fields,
-    )  # type: ignore[arg-type]
+def _event(code: int, service: str, message_id: str, at: datetime, **fields: Any) -> AuditEvent:
+    event = AuditEvent(event_id=new_queue_id(), service=service, message_id=message_id, **fields)
+    event.code = code  # type: ignore[assignment]
     event.at.FromDatetime(at)
     return event
 

@@ -13,12 +13,12 @@ from mss.bus.service import BusService
 from mss.bus.work import batch_consumer
 from mss.core.errors import UnavailableError
 from mss.core.passwords import Cost
+from mss.core.throttle import FailureLimiter
 from mss.db.pool import create_pool
 from mss.directory import correspondents
 from mss.directory.admin.api import AdminApi
 from mss.directory.auth.authenticate import Authenticator, mailboxes_of
 from mss.directory.auth.introspection import Introspector
-from mss.directory.auth.throttle import FailureLimiter
 from mss.directory.registry import Registry
 from mss.directory.resolve import Resolver
 from mss.directory.settings import DirectorySettings

@@ -17,3 +17,6 @@ class StorageSettings(DatabaseSettings):
     workers: int = Field(default=8, description="Deliveries written concurrently")
     hostname: str = Field(default_factory=socket.getfqdn, description="Reporting MTA of delivery reports")
     publish_timeout: float = Field(default=5.0, description="Bound on a durable publish, seconds")
+    retention_interval: float = Field(
+        default=3600.0, gt=0, description="Seconds between two sweeps of expired hosted messages"
+    )

@@ -21,6 +21,7 @@ from aiohttp import web
 from mss.bus.openapi import Operation, document
 from mss.core.errors import DataError
 from mss.core.patients import search_hashes
+from mss.core.throttle import FailureLimiter
 from mss.tracing.access import access_log, log_access
 from mss.tracing.accounts import Sessions, Viewer
 from mss.tracing.export import Signer, bundle
@@ -38,6 +39,7 @@ ERRORS = {
     "403": "The role does not allow it",
     "404": "Unknown message (or not one of the account's establishments)",
     "422": "Invalid field: which one and why",
+    "429": "Too many failed sign-ins from this login or address: wait",
 }
 _HEADERS = {
     "Content-Security-Policy": (
@@ -136,8 +138,11 @@ class AuditApi:
         sessions: Callable[[], Sessions],
         signer: Signer | None,
         patient_key: bytes,
+        failures: tuple[FailureLimiter, FailureLimiter],
     ) -> None:
         self.pool = pool
+        self.failures = failures
+        """Per login, and per client address (which tolerates more: many people share an address)."""
         self.sessions = sessions
         self.signer = signer
         self.patient_key = patient_key
@@ -324,11 +329,18 @@ class AuditApi:
             credentials = Credentials.model_validate_json(raw[:_MAX_BODY])
         except ValidationError:
             return _error(400, "mss.malformed", 'send {"login": …, "password": …}')
-        signed = await self.sessions().sign_in(credentials.login, credentials.password)
         login = credentials.login.strip().lower()[:128]
+        per_login, per_peer = self.failures
+        if per_login.blocked([login]) or per_peer.blocked([peer]):
+            await log_access(self.pool(), login, "sign in", "", outcome="throttled", peer=peer)
+            return _error(429, "mss.throttled", "too many failed sign-ins: wait a few minutes")
+        signed = await self.sessions().sign_in(credentials.login, credentials.password)
         if signed is None:
+            per_login.failed([login])
+            per_peer.failed([peer])
             await log_access(self.pool(), login, "sign in", "", outcome="refused", peer=peer)
             return _error(401, "mss.unauthorised", "wrong login or password")
+        per_login.succeeded(login)
         token, viewer = signed
         await log_access(self.pool(), viewer.login, "sign in", "", viewer=viewer, peer=peer)
         return web.json_response({"token": token, "login": viewer.login, "role": viewer.role})

@@ -12,6 +12,7 @@ from mss.bus.codec import decode, encode
 from mss.bus.service import BusService
 from mss.bus.work import batch_consumer
 from mss.core.passwords import Cost
+from mss.core.throttle import FailureLimiter
 from mss.db.pool import create_pool
 from mss.tracing.accounts import Sessions
 from mss.tracing.api import AuditApi
@@ -72,7 +73,13 @@ def build(settings: TracingSettings) -> BusService:
 
     service.startup.append(open_pool)
     service.shutdown.append(close_pool)
-    api = AuditApi(pool, lambda: sessions[0], signer, settings.patient_hash_key.get_secret_value().encode())
+    window = settings.sign_in_failure_window
+    failures = (
+        FailureLimiter(settings.sign_in_max_failures, window),
+        FailureLimiter(10 * settings.sign_in_max_failures, window),
+    )
+    patient_key = settings.patient_hash_key.get_secret_value().encode()
+    api = AuditApi(pool, lambda: sessions[0], signer, patient_key, failures)
     api.mount(service.http)
     service.background.append(retain_forever)
     service.respond(subjects.AUDIT_VERIFY, subjects.TRACING_QUEUE, on_verify, 2)

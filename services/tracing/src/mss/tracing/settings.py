@@ -21,6 +21,14 @@ class TracingSettings(DatabaseSettings):
     password_cost: int = Field(
         default=15, ge=10, le=20, description="scrypt cost of account passwords: N = 2**password_cost"
     )
+    sign_in_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed sign-ins per login (ten times as many per address) before a pause",
+    )
+    sign_in_failure_window: float = Field(
+        default=300.0, gt=0, description="Seconds over which failed sign-ins are counted"
+    )
     export_key_file: Path | None = Field(
         default=None, description="Ed25519 private key (PEM) signing audit exports; none: no export"
     )

@@ -80,7 +80,7 @@ async def timeline(conn: Conn, message_id: str, viewer: Viewer) -> dict[str, Any
         "SELECT tenants, sender_tenant FROM audit_messages WHERE message_id = $1", message_id
     )
     mine = sorted(set(found["tenants"]) & set(viewer.tenants)) if found else []
-    if not mine:
+    if found is None or not mine:
         return None
     sender_side = found["sender_tenant"] in viewer.tenants
     rows = [

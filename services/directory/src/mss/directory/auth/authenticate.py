@@ -18,8 +18,8 @@ import asyncpg
 from mss.bus.audit import Auditor
 from mss.core.errors import UnavailableError
 from mss.core.passwords import Cost, decoy, verify_password
+from mss.core.throttle import FailureLimiter
 from mss.directory.auth.introspection import Introspector, TokenRefused
-from mss.directory.auth.throttle import FailureLimiter
 from mss.directory.lookup import normalise
 from mss.v1 import AuditCode, AuthenticateReply, AuthenticateRequest, AuthMechanism, AuthOutcome
 

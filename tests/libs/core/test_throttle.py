@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mss.directory.auth.throttle import FailureLimiter
+from mss.core.throttle import FailureLimiter
 
 
 class Clock:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 
 
 class FailureLimiter:
-    """Counts failures per key in a sliding window (in memory, per directory replica)."""
+    """Counts failures per key in a sliding window (in memory, per replica)."""
 
     def __init__(
         self,
