@@ -18,6 +18,8 @@ from mss.core.ids import new_queue_id
 from mss.testing.fixtures import RunningNats
 from mss.testing.inprocess import running
 from mss.tracing.app import build as build_tracing
+from mss.tracing.chain import Verdict, canonical, link
+from mss.tracing.chain import verify as chain_verify
 from mss.tracing.settings import TracingSettings
 from mss.v1 import AuditCode, AuditEvent
 
@@ -83,4 +85,63 @@ async def test_verify_finds_a_changed_and_a_removed_event(
             await publish(bus, changed, 1)  # the chain goes on after the break
             await stored(conn, changed, 4)
     finally:
+        await conn.close()
+
+
+async def rewrite(conn: asyncpg.Connection, tenant: str, seq: int) -> None:
+    """What someone holding the database could do: change event ``seq`` and recompute every hash
+    after it, and the chain's head, so that the chain holds again by itself."""
+    await conn.execute("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
+    try:
+        rows = await conn.fetch(
+            "SELECT * FROM audit_events WHERE tenant_id = $1 AND chain_seq >= $2 ORDER BY chain_seq",
+            tenant,
+            seq,
+        )
+        previous = rows[0]["prev_hash"]
+        for n, row in enumerate(rows):
+            fields = dict(row) | ({"reason": "nothing to see"} if n == 0 else {})
+            digest = link(previous, canonical(fields))
+            await conn.execute(
+                "UPDATE audit_events SET reason = $2, prev_hash = $3, hash = $4 WHERE event_id = $1",
+                row["event_id"],
+                fields["reason"],
+                previous,
+                digest,
+            )
+            previous = digest
+        await conn.execute("UPDATE audit_chain SET hash = $2 WHERE tenant_id = $1", tenant, previous)
+    finally:
+        await conn.execute("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only")
+
+
+async def test_a_chain_rewritten_hashes_and_all_still_differs_from_its_anchor(
+    nats_server: RunningNats, database_url: str, bus: nats.NATS
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    settings = TracingSettings(
+        nats_url=nats_server.url, http_port=0, database_url=database_url, linger=0.05, anchor_interval=0.05
+    )
+    conn = await asyncpg.connect(database_url)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        async with running(build_tracing(settings)):
+            await publish(bus, tenant, 3)
+            await stored(conn, tenant, 3)
+            for _ in range(500):  # until the head is anchored
+                status, out = await verify(nats_server.url, tenant)
+                if out.endswith("anchored up to #3\n"):
+                    break
+                await asyncio.sleep(0.02)
+            assert (status, out) == (0, f"{tenant}\t3 events\tholds, anchored up to #3\n")
+            await rewrite(conn, tenant, 2)
+            assert await chain_verify(pool, tenant) == [
+                Verdict(tenant, 3)
+            ]  # the database alone says it holds
+            status, out = await verify(nats_server.url, tenant)
+            assert status == 1
+            assert out.startswith(f"{tenant}\t3 events\tevent #3 differs from its anchor of ")
+            assert out.endswith(": the chain was rewritten\n")
+    finally:
+        await pool.close()
         await conn.close()

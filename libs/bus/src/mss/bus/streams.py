@@ -43,6 +43,8 @@ class StreamSpec:
     duplicate_window: float = 120.0
     allow_direct: bool = False
     allow_msg_schedules: bool = False
+    deny_delete: bool = False
+    """Neither messages nor the whole content can be removed through the API (deny delete and purge)."""
     description: str = ""
 
     def config(self, replicas: int = 1) -> StreamConfig:
@@ -63,6 +65,8 @@ class StreamSpec:
             duplicate_window=self.duplicate_window,
             allow_direct=self.allow_direct,
             allow_msg_schedules=self.allow_msg_schedules or None,
+            deny_delete=self.deny_delete,
+            deny_purge=self.deny_delete,
             num_replicas=replicas,
         )
 
@@ -100,6 +104,17 @@ AUDIT = StreamSpec(
     description="Audit events of every hop, read by tracing; separate from the work streams",
 )
 
+AUDIT_ANCHORS = StreamSpec(
+    name="MSS_AUDIT_ANCHORS",
+    owner="tracing",
+    subjects=[f"{subjects.AUDIT_ANCHOR_PREFIX}.*"],
+    retention=RetentionPolicy.LIMITS,
+    max_age=3653 * DAY,
+    deny_delete=True,
+    allow_direct=True,
+    description="Heads of the audit trail's hash chains, published periodically by tracing: evidence kept"
+    " outside PostgreSQL that a chain was not rewritten",
+)
 QUARANTINE = StreamSpec(
     name="MSS_QUARANTINE",
     owner="ingress",
@@ -110,7 +125,7 @@ QUARANTINE = StreamSpec(
     description="Messages refused as infected, kept for analysis and never delivered",
 )
 
-ALL = (WORK, BLOBS, AUDIT, QUARANTINE)
+ALL = (WORK, BLOBS, AUDIT, AUDIT_ANCHORS, QUARANTINE)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 PREFIX = "mss.v1"
 
 # Request/reply (core NATS, queue groups).
@@ -95,6 +97,21 @@ QUARANTINE_PREFIX = f"{PREFIX}.quarantine"
 def quarantine(message_id: str) -> str:
     """Subject holding one quarantined message."""
     return f"{QUARANTINE_PREFIX}.{message_id}"
+
+
+# Anchors of the audit trail's hash chains (stream MSS_AUDIT_ANCHORS): AuditAnchor, by tracing, one
+# subject per establishment.
+AUDIT_ANCHOR_PREFIX = f"{PREFIX}.anchor.audit"
+
+
+def audit_anchor(tenant_id: str) -> str:
+    """Subject of the anchors of one establishment's chain ("_" for events without one; an id that is
+    not a plain token travels hex-encoded)."""
+    if not tenant_id:
+        return f"{AUDIT_ANCHOR_PREFIX}._"
+    if re.fullmatch(r"[A-Za-z0-9-]+", tenant_id):
+        return f"{AUDIT_ANCHOR_PREFIX}.{tenant_id}"
+    return f"{AUDIT_ANCHOR_PREFIX}.x{tenant_id.encode().hex()}"
 
 
 # Audit events (stream MSS_AUDIT): one subject per emitting service.

@@ -322,22 +322,26 @@ class AuditChainReport(_message.Message):
     TENANT_ID_FIELD_NUMBER: _builtins.int
     EVENTS_FIELD_NUMBER: _builtins.int
     PROBLEM_FIELD_NUMBER: _builtins.int
+    ANCHORED_SEQ_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     """The establishment ("" : events without one)."""
     events: _builtins.int
     """Events read."""
     problem: _builtins.str
     """Empty when the chain holds; else the first break found (a changed or missing event)."""
+    anchored_seq: _builtins.int
+    """The event number of the latest anchor checked against the chain (0: no anchor yet)."""
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
         events: _builtins.int = ...,
         problem: _builtins.str = ...,
+        anchored_seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "problem", b"problem", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["anchored_seq", b"anchored_seq", "events", b"events", "problem", b"problem", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -366,3 +370,65 @@ class AuditVerifyReply(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AuditVerifyReply: _TypeAlias = AuditVerifyReply  # noqa: Y015
+
+@_typing.final
+class AuditChainHead(_message.Message):
+    """The head of one establishment's chain at one moment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    HASH_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    """The establishment ("" : events without one)."""
+    seq: _builtins.int
+    """Number of the chain's last event."""
+    hash: _builtins.str
+    """Hash of that event."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        seq: _builtins.int = ...,
+        hash: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hash", b"hash", "seq", b"seq", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditChainHead: _TypeAlias = AuditChainHead  # noqa: Y015
+
+@_typing.final
+class AuditAnchor(_message.Message):
+    """The heads of every chain, published by tracing to an append-only stream outside the database
+    (MSS_AUDIT_ANCHORS): a chain rewritten in the database no longer matches its anchored head.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AT_FIELD_NUMBER: _builtins.int
+    HEADS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp:
+        """When the heads were read."""
+
+    @_builtins.property
+    def heads(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditChainHead]:
+        """Every chain's head."""
+
+    def __init__(
+        self,
+        *,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        heads: _abc.Iterable[Global___AuditChainHead] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "heads", b"heads"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditAnchor: _TypeAlias = AuditAnchor  # noqa: Y015

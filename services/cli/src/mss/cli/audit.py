@@ -35,5 +35,7 @@ async def run(args: argparse.Namespace, settings: CliSettings, out: TextIO) -> i
     reply = decode(AuditVerifyReply, answer.data)
     for chain in reply.chains:
         state = chain.problem or "holds"
+        if chain.anchored_seq and not chain.problem:
+            state += f", anchored up to #{chain.anchored_seq}"
         print(f"{chain.tenant_id or '(no establishment)'}\t{chain.events} events\t{state}", file=out)
     return BROKEN if any(chain.problem for chain in reply.chains) else HOLDS

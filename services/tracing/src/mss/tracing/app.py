@@ -7,6 +7,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import nats.errors
 from mss.bus import streams, subjects
 from mss.bus.codec import decode, encode
 from mss.bus.service import BusService
@@ -15,6 +16,7 @@ from mss.core.passwords import Cost
 from mss.core.throttle import FailureLimiter
 from mss.db.pool import create_pool
 from mss.tracing.accounts import Sessions
+from mss.tracing.anchors import Anchors
 from mss.tracing.api import AuditApi
 from mss.tracing.chain import verify
 from mss.tracing.export import Signer
@@ -28,10 +30,11 @@ log = logging.getLogger(__name__)
 
 def build(settings: TracingSettings) -> BusService:
     """Wire the service: it owns the audit stream."""
-    service = BusService("tracing", settings, owns=[streams.AUDIT])
+    service = BusService("tracing", settings, owns=[streams.AUDIT, streams.AUDIT_ANCHORS])
     pools: list[asyncpg.Pool] = []
     sessions: list[Sessions] = []
     partitions = Partitions()
+    anchors = Anchors(service)
     signer = Signer.load(settings.export_key_file) if settings.export_key_file else None
 
     def pool() -> asyncpg.Pool:
@@ -51,16 +54,27 @@ def build(settings: TracingSettings) -> BusService:
 
     async def on_verify(body: bytes, headers: dict[str, str]) -> bytes:
         request = decode(AuditVerifyRequest, body)
-        verdicts = await verify(pool(), request.tenant_id or None)
+        verdicts = await verify(pool(), request.tenant_id or None, anchors)
         broken = [v.tenant_id for v in verdicts if v.problem]
         report = log.warning if broken else log.info
         report(
             "audit chains verified", extra={"actor": request.actor, "chains": len(verdicts), "broken": broken}
         )
         reports = [
-            AuditChainReport(tenant_id=v.tenant_id, events=v.events, problem=v.problem) for v in verdicts
+            AuditChainReport(
+                tenant_id=v.tenant_id, events=v.events, problem=v.problem, anchored_seq=v.anchored_seq
+            )
+            for v in verdicts
         ]
         return encode(AuditVerifyReply(chains=reports))
+
+    async def anchor_forever() -> None:
+        while True:
+            try:
+                await anchors.publish(pool())
+            except (asyncpg.PostgresError, OSError, nats.errors.Error, TimeoutError) as exc:
+                log.warning("chain heads not anchored", extra={"error": str(exc)})
+            await asyncio.sleep(settings.anchor_interval)
 
     async def retain_forever() -> None:
         while True:
@@ -82,6 +96,7 @@ def build(settings: TracingSettings) -> BusService:
     api = AuditApi(pool, lambda: sessions[0], signer, patient_key, failures)
     api.mount(service.http)
     service.background.append(retain_forever)
+    service.background.append(anchor_forever)
     service.respond(subjects.AUDIT_VERIFY, subjects.TRACING_QUEUE, on_verify, 2)
     batch_consumer(
         service, streams.TRACING, AuditEvent, on_events, batch=settings.batch, linger=settings.linger

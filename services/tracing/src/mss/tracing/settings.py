@@ -36,6 +36,9 @@ class TracingSettings(DatabaseSettings):
         default=SecretStr(""),
         description="The key policy hashes patient identifiers with (search by patient; empty: none)",
     )
+    anchor_interval: float = Field(
+        default=300.0, gt=0, description="Seconds between two anchors of the chain heads outside the database"
+    )
     retention_interval: float = Field(
         default=3600.0, gt=0, description="Seconds between two retention sweeps of the audit store"
     )
