@@ -59,12 +59,13 @@ FILL = [
            ARRAY['t' || (n % {tenants}), 't' || ((n + 1) % {tenants})],
            CASE WHEN n % 3 = 0 THEN md5('p' || (n % {patients})) ELSE '' END, '<' || n || '@bench>'
        FROM generate_series({first}, {last}) n""",
-    """INSERT INTO audit_recipients (message_id, recipient, tenant_id, status, at, attempts, reply)
+    """INSERT INTO audit_recipients (message_id, recipient, tenant_id, status, at, attempts, reply, tenants)
        SELECT 'M' || lpad(n::text, 9, '0'),
            'd' || ((n * 7 + r) % {recipients}) || '@t' || ((n + 1) % {tenants}) || '.mssante.fr',
            't' || ((n + 1) % {tenants}),
            CASE WHEN (n + r) % 50 = 0 THEN 4 WHEN (n + r) % 97 = 0 THEN 3 ELSE 2 END,
-           {start} + n * {step} + interval '10 seconds', 1, '250 2.0.0 Ok'
+           {start} + n * {step} + interval '10 seconds', 1, '250 2.0.0 Ok',
+           ARRAY['t' || (n % {tenants}), 't' || ((n + 1) % {tenants})]
        FROM generate_series({first}, {last}) n, generate_series(0, 1) r""",
     """INSERT INTO audit_events (event_id, message_id, code, service, at, tenant_id, recipient, status, reply,
            mail_from, patient_hash)

@@ -4,16 +4,24 @@ isolation between establishments down to the database's row-level security."""
 from __future__ import annotations
 
 import io
+import ssl
 import zipfile
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import asyncpg
 import pytest
+import trustme
 from mss.core.errors import DataError
+from mss.devstack.ports import free_port
 from mss.testing.audit_site import INS, PASSWORD, Site
+from mss.testing.fixtures import RunningNats
+from mss.testing.inprocess import running
+from mss.tracing.app import build as build_tracing
 from mss.tracing.export import check
+from mss.tracing.settings import TracingSettings
 from openapi_spec_validator import validate
 
 pytestmark = pytest.mark.integration
@@ -217,3 +225,31 @@ async def test_an_export_is_signed_and_logged(audit_site: Site) -> None:
         _, log = await admin.call("GET", "/api/v1/access-log")
         exports = [e for e in log["entries"] if e["login"] == site.login("dpo-b") and "Export" in e["action"]]
         assert "patient request 2026-42" in exports[0]["target"]
+
+
+async def test_the_audit_api_can_be_served_over_https_only(
+    nats_server: RunningNats, database_url: str, tmp_path: Path
+) -> None:
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1", "tracing.example")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    server.cert_chain_pems[0].write_to_path(cert)
+    for extra in server.cert_chain_pems[1:]:
+        extra.write_to_path(cert, append=True)
+    server.private_key_pem.write_to_path(key)
+    port = free_port()
+    settings = TracingSettings(
+        nats_url=nats_server.url,
+        database_url=database_url,
+        http_port=port,
+        http_tls_cert_file=cert,
+        http_tls_key_file=key,
+    )
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    async with running(build_tracing(settings)), aiohttp.ClientSession() as http:
+        async with http.get(f"https://127.0.0.1:{port}/api/v1/openapi.json", ssl=client) as r:
+            assert r.status == 200
+        with pytest.raises(aiohttp.ClientError):
+            async with http.get(f"http://127.0.0.1:{port}/api/v1/openapi.json") as r:
+                await r.read()

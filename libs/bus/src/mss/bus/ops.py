@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -47,12 +48,15 @@ def ops_app(readiness: Readiness) -> web.Application:
     return app
 
 
-async def start_ops(app: web.Application, host: str, port: int) -> web.AppRunner | None:
-    """Serve ``app`` on host:port (port 0 disables it); return the runner to clean up."""
+async def start_ops(
+    app: web.Application, host: str, port: int, tls: ssl.SSLContext | None = None
+) -> web.AppRunner | None:
+    """Serve ``app`` on host:port, over HTTPS only when ``tls`` is given (port 0 disables it); return
+    the runner to clean up."""
     if port == 0:
         return None
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    log.info("http listening", extra={"address": f"{host}:{port}"})
+    await web.TCPSite(runner, host, port, ssl_context=tls).start()
+    log.info("http listening", extra={"address": f"{host}:{port}", "https": tls is not None})
     return runner

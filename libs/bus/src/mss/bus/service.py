@@ -20,6 +20,7 @@ from mss.bus.telemetry import provider_for
 from mss.core.errors import ContractError, UnavailableError
 from mss.core.logs import setup_logging
 from mss.core.settings import ServiceSettings
+from mss.core.tls import https_context
 from nats.js import JetStreamContext
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,10 @@ class BusService:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stop)
-        runner = await start_ops(self.http, self.settings.http_host, self.settings.http_port)
+        tls = None
+        if self.settings.http_tls_cert_file and self.settings.http_tls_key_file:
+            tls = https_context(self.settings.http_tls_cert_file, self.settings.http_tls_key_file)
+        runner = await start_ops(self.http, self.settings.http_host, self.settings.http_port, tls)
         try:
             await self.connect()
             for hook in self.startup:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -14,6 +16,10 @@ class ServiceSettings(BaseSettings):
     nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server URL(s), comma-separated")
     http_host: str = Field(default="127.0.0.1", description="Address of /healthz, /readyz, /metrics")
     http_port: int = Field(default=0, description="Port of the health/metrics endpoint (0: none)")
+    http_tls_cert_file: Path | None = Field(
+        default=None, description="Certificate chain (PEM) to serve the HTTP endpoint over HTTPS only"
+    )
+    http_tls_key_file: Path | None = Field(default=None, description="Private key (PEM) of that certificate")
     log_level: str = Field(default="INFO", description="Logging level")
     request_timeout: float = Field(default=2.0, description="Bound on a NATS request/reply, seconds")
     request_workers: int = Field(default=64, description="Requests answered concurrently")

@@ -101,6 +101,17 @@ def pinned_context(ca_file: Path) -> ssl.SSLContext:
     return context
 
 
+def https_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
+    """An HTTPS server context (the service's HTTP endpoints), TLS 1.2 at least."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(str(cert_file), str(key_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the HTTPS certificate {cert_file} and key {key_file}: {exc}") from exc
+    return context
+
+
 @dataclass(frozen=True)
 class PeerCertificate:
     """What the audit and the policy need of a verified peer certificate."""

@@ -106,6 +106,11 @@ async def _forget(conn: Conn, tenant: str, message_ids: list[str]) -> None:
         tenant,
         gone,
     )
+    await conn.execute(
+        "UPDATE audit_recipients SET tenants = array_remove(tenants, $1) WHERE message_id = ANY($2)",
+        tenant,
+        gone,
+    )
     orphans = "SELECT message_id FROM audit_messages WHERE message_id = ANY($1) AND tenants = '{}'"
     await conn.execute(f"DELETE FROM audit_recipients WHERE message_id IN ({orphans})", gone)  # noqa: S608
     await conn.execute("DELETE FROM audit_messages WHERE message_id = ANY($1) AND tenants = '{}'", gone)

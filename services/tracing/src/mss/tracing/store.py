@@ -48,15 +48,25 @@ ON CONFLICT (message_id) DO UPDATE SET
         ELSE m.header_message_id END
 """
 _RECIPIENTS = """
-INSERT INTO audit_recipients AS r (message_id, recipient, tenant_id, status, at, attempts, reply)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::int[], $7::text[])
+INSERT INTO audit_recipients AS r (message_id, recipient, tenant_id, status, at, attempts, reply, tenants)
+SELECT e.*, m.tenants
+FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::int[], $7::text[])
+    AS e (message_id, recipient, tenant_id, status, at, attempts, reply)
+JOIN audit_messages m ON m.message_id = e.message_id
 ON CONFLICT (message_id, recipient) DO UPDATE SET
     tenant_id = CASE WHEN r.tenant_id = '' THEN excluded.tenant_id ELSE r.tenant_id END,
     status = CASE WHEN excluded.at >= r.at THEN excluded.status ELSE r.status END,
     reply = CASE WHEN excluded.at >= r.at THEN excluded.reply ELSE r.reply END,
     at = greatest(r.at, excluded.at),
-    attempts = greatest(r.attempts, excluded.attempts)
+    attempts = greatest(r.attempts, excluded.attempts),
+    tenants = excluded.tenants
 """
+_RECIPIENT_TENANTS = """
+UPDATE audit_recipients r SET tenants = m.tenants
+FROM audit_messages m
+WHERE m.message_id = r.message_id AND r.message_id = ANY($1::text[]) AND r.tenants <> m.tenants
+"""
+"""Recipients recorded before their message concerned another establishment follow it."""
 
 
 @dataclass
@@ -231,5 +241,6 @@ async def _summarise(conn: Conn, events: list[AuditEvent]) -> None:
     if not messages:
         return
     await conn.execute(_MESSAGES, *_columns([messages[k].row() for k in sorted(messages)]))
+    await conn.execute(_RECIPIENT_TENANTS, sorted(messages))
     if recipients:
         await conn.execute(_RECIPIENTS, *_columns([recipients[k].row() for k in sorted(recipients)]))

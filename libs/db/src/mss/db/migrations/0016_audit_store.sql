@@ -111,17 +111,17 @@ CREATE TABLE audit_messages (
     header_message_id text NOT NULL DEFAULT ''
 );
 CREATE INDEX audit_messages_by_date ON audit_messages (first_at DESC, message_id DESC);
-CREATE INDEX audit_messages_by_tenants ON audit_messages USING gin (tenants);
 CREATE INDEX audit_messages_by_sender ON audit_messages (mail_from, first_at);
 CREATE INDEX audit_messages_by_patient ON audit_messages (patient_hash, first_at) WHERE patient_hash <> '';
 CREATE INDEX audit_messages_by_header_message_id ON audit_messages (header_message_id)
     WHERE header_message_id <> '';
 
--- Each recipient's latest status.
+-- Each recipient's latest status; `tenants` copies its message's, for row-level security.
 CREATE TABLE audit_recipients (
     message_id  text NOT NULL,
     recipient   text NOT NULL,
     tenant_id   text NOT NULL DEFAULT '',
+    tenants     text[] NOT NULL DEFAULT '{}',
     status      integer NOT NULL,
     at          timestamptz NOT NULL,
     attempts    integer NOT NULL DEFAULT 0,
@@ -203,9 +203,9 @@ $$;
 ALTER TABLE audit_messages ENABLE ROW LEVEL SECURITY;
 CREATE POLICY audit_messages_read ON audit_messages FOR SELECT TO mss_audit_reader
     USING (tenants && (SELECT audit_reader_tenants()));
--- A row of a message (recipient, event) is visible with its message; a disposition notification
--- with the message it is about. PL/pgSQL, so that the check stays an index lookup per row rather
--- than being planned as a scan of every message.
+-- An event is visible with its message; a disposition notification with the message it is about.
+-- PL/pgSQL, so that the check stays an index lookup per row rather than being planned as a scan of
+-- every message (timelines read a few dozen events).
 CREATE FUNCTION audit_message_visible(id text) RETURNS boolean LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN EXISTS (
@@ -219,7 +219,7 @@ BEGIN
 END $$;
 ALTER TABLE audit_recipients ENABLE ROW LEVEL SECURITY;
 CREATE POLICY audit_recipients_read ON audit_recipients FOR SELECT TO mss_audit_reader
-    USING (audit_message_visible(message_id));
+    USING (tenants && (SELECT audit_reader_tenants()));
 ALTER TABLE audit_events ENABLE ROW LEVEL SECURITY;
 CREATE POLICY audit_events_read ON audit_events FOR SELECT TO mss_audit_reader
     USING (audit_message_visible(message_id) OR audit_notification_visible(original_message_id));
