@@ -373,3 +373,44 @@ async def test_an_establishment_chooses_its_mixed_recipients_rule(admin: Admin) 
     status, error = await admin.call("PATCH", path, {"malformed_xdm": "ignore"})
     assert (status, error["fields"][0]["field"]) == (422, "malformed_xdm")
     assert (await admin.call("PATCH", "/api/v1/tenants/nowhere", {"name": "x"}))[0] == 404
+
+
+async def test_an_establishment_sets_its_retention_and_a_legal_hold(admin: Admin) -> None:
+    await establishment(admin)
+    path = f"/api/v1/tenants/{admin.tenant}"
+    shown = (await admin.call("GET", path))[1]
+    assert (shown["audit_retention_months"], shown["content_retention_days"], shown["legal_hold"]) == (
+        120,
+        None,
+        False,
+    )
+    status, error = await admin.call("PATCH", path, {"legal_hold": True})
+    assert (status, error["fields"][0]["message"]) == (
+        422,
+        "Value error, a legal hold needs legal_hold_reason",
+    )
+    command = [
+        "tenant",
+        "set",
+        admin.tenant,
+        "--audit-retention-months",
+        "24",
+        "--content-retention-days",
+        "90",
+    ]
+    command += ["--legal-hold", "true", "--legal-hold-reason", "court order 2026-118"]
+    assert (await mss(admin, *command))[0] == 0
+    shown = (await admin.call("GET", path))[1]
+    assert (shown["audit_retention_months"], shown["content_retention_days"]) == (24, 90)
+    assert (shown["legal_hold"], shown["legal_hold_reason"]) == (True, "court order 2026-118")
+    command = ["tenant", "set", admin.tenant, "--content-retention-days", "0", "--legal-hold", "false"]
+    assert (await mss(admin, *command))[0] == 0
+    shown = (await admin.call("GET", path))[1]
+    assert (shown["content_retention_days"], shown["legal_hold"], shown["legal_hold_reason"]) == (
+        None,
+        False,
+        "",
+    )
+    changes = [e.reason for e in await audited(admin, 4)]  # establishment, domain, two updates
+    assert f"by ops-alice: establishment {admin.tenant} updated: audit_retention_months = 24" in changes[-2]
+    assert "legal_hold = True, legal_hold_reason = court order 2026-118" in changes[-2]

@@ -68,6 +68,12 @@ def add_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rules.add_argument(
         "--malformed-xdm", choices=["flag", "refuse"], help="a malformed IHE XDM archive: flagged or refused"
     )
+    rules.add_argument("--audit-retention-months", type=int, help="months its audit trail is kept")
+    rules.add_argument(
+        "--content-retention-days", type=int, help="days its hosted messages are kept (0: until deleted)"
+    )
+    rules.add_argument("--legal-hold", choices=["true", "false"], help="suspend both retentions")
+    rules.add_argument("--legal-hold-reason", help="why (required to place a hold)")
     domain = tenant.add_parser("add-domain", help="a domain of an establishment")
     domain.add_argument("tenant")
     domain.add_argument("domain")
@@ -129,6 +135,10 @@ def request_for(args: argparse.Namespace) -> tuple[str, str, Any]:
                 "strict_national": None if args.strict_national is None else args.strict_national == "true",
                 "rate_per_sender": args.rate_per_sender,
                 "malformed_xdm": args.malformed_xdm,
+                "audit_retention_months": args.audit_retention_months,
+                "content_retention_days": args.content_retention_days,
+                "legal_hold": None if args.legal_hold is None else args.legal_hold == "true",
+                "legal_hold_reason": args.legal_hold_reason,
             }
             return "PATCH", f"/api/v1/tenants/{args.tenant}", {k: v for k, v in body.items() if v is not None}
         case "tenant", "add-domain":

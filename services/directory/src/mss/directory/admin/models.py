@@ -77,6 +77,23 @@ class TenantRules(Strict):
         default=None,
         description="A malformed IHE XDM archive: flagged in the audit trail, or the message refused (554)",
     )
+    audit_retention_months: Annotated[int, Field(ge=1, le=1200)] | None = Field(
+        default=None, description="Months its audit trail is kept (then purged, unless on legal hold)"
+    )
+    content_retention_days: Annotated[int, Field(ge=0, le=36500)] | None = Field(
+        default=None,
+        description="Days hosted messages are kept (then deleted unless on legal hold); 0: until deleted",
+    )
+    legal_hold: bool | None = Field(
+        default=None, description="Suspend both retentions (a reason is required to place a hold)"
+    )
+    legal_hold_reason: Text | None = Field(default=None, description="Why the establishment is on hold")
+
+    @model_validator(mode="after")
+    def _hold_has_a_reason(self) -> TenantRules:
+        if self.legal_hold and not self.legal_hold_reason:
+            raise ValueError("a legal hold needs legal_hold_reason")
+        return self
 
 
 class DomainIn(Strict):

@@ -32,7 +32,8 @@ _TRANSITIONS = {
 }
 _TENANTS = """
 SELECT t.id, t.name, t.finess, t.ght_id, t.mixed_recipients, t.max_message_bytes, t.suspended_reply,
-       t.strict_national, t.rate_per_sender, t.malformed_xdm,
+       t.strict_national, t.rate_per_sender, t.malformed_xdm, t.audit_retention_months,
+       t.content_retention_days, t.legal_hold, t.legal_hold_reason,
        coalesce((SELECT json_agg(json_build_object('name', d.name, 'mode', d.mode, 'smarthost', d.smarthost,
                                   'smarthost_tls', d.smarthost_tls)
                  ORDER BY d.name) FROM domains d WHERE d.tenant_id = t.id)::text, '[]') AS domains,
@@ -150,6 +151,10 @@ async def update_tenant(pool: asyncpg.Pool, tenant_id: str, rules: TenantRules) 
     fields = {k: v for k, v in rules.model_dump(exclude_unset=True).items() if v is not None}
     if not fields:
         raise DataError("nothing to change")
+    if fields.get("content_retention_days") == 0:
+        fields["content_retention_days"] = None  # kept until deleted
+    if fields.get("legal_hold") is False:
+        fields["legal_hold_reason"] = ""
     async with pool.acquire() as conn, conn.transaction():
         if not await conn.fetchval("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE", tenant_id):
             raise NotFoundError(f"no establishment {tenant_id}")
