@@ -163,6 +163,8 @@ async def test_search_filters_and_pages(audit_site: Site) -> None:
         assert await admin.search(patient="100000000000000") == []
         assert await admin.search(rpps=site.rpps) == [site.one]
         assert await admin.search(finess=site.finess_b) == [site.two, site.one]
+        assert await admin.search(rpps="99999999999") == []
+        assert await admin.search(finess="999999999") == []
         assert await admin.search(tenant=site.a) == [site.one]
         assert await admin.search(since="2000-01-01", until="2000-02-01") == []
         first = site.events[0].at.ToDatetime().date().isoformat()

@@ -147,9 +147,9 @@ class AuditApi:
         self.signer = signer
         self.patient_key = patient_key
 
-    async def query(self, params: SearchParams, viewer: Viewer) -> Query:
+    async def query(self, params: SearchParams, viewer: Viewer) -> Query | None:
         """The store's query for the API's parameters (FINESS and RPPS resolved through the directory's
-        tables, the patient hashed)."""
+        tables, the patient hashed); None when a FINESS or RPPS names no one, so nothing matches."""
         query = Query(
             message_id=params.message_id.strip(),
             sender=params.sender.strip(),
@@ -170,12 +170,16 @@ class AuditApi:
             tenant = await self.pool().fetchval(
                 "SELECT id FROM tenants WHERE finess = $1", params.finess.strip()
             )
-            query.tenant = tenant or "\x00unknown"
+            if tenant is None:
+                return None
+            query.tenant = tenant
         if params.rpps:
             rows = await self.pool().fetch(
                 "SELECT address FROM mailboxes WHERE owner_rpps = $1", params.rpps.strip()
             )
-            query.addresses = [r["address"] for r in rows] or ["\x00none"]
+            query.addresses = [r["address"] for r in rows]
+            if not query.addresses:
+                return None
         if params.patient:
             if not viewer.sees_content:
                 raise Refused("searching by patient is not open to support")
@@ -186,6 +190,8 @@ class AuditApi:
 
     async def search(self, call: Call) -> dict[str, Any]:
         query = await self.query(call.query, call.viewer)
+        if query is None:
+            return {"messages": [], "next": ""}
         async with reading(self.pool(), call.viewer) as conn:
             return await search(conn, query, call.viewer)
 
@@ -286,7 +292,7 @@ class AuditApi:
                 return _error(401, "mss.unauthorised", "sign in first")
             peer = request.remote or ""
             target = request.path_qs
-            outcome = "ok"
+            outcome = "error"  # until the handler returns
             try:
                 query = operation.query.model_validate(dict(request.query)) if operation.query else None
                 body = None
@@ -297,7 +303,9 @@ class AuditApi:
                     body = operation.body.model_validate_json(raw)
                     target += " " + json.dumps(body.model_dump(), ensure_ascii=False)
                 result = await operation.handler(Call(viewer, dict(request.match_info), query, body, peer))
-                return result if isinstance(result, web.Response) else web.json_response(result)
+                response = result if isinstance(result, web.Response) else web.json_response(result)
+                outcome = "ok" if response.status < 400 else f"status {response.status}"
+                return response
             except ValidationError as exc:
                 outcome = "invalid"
                 fields = [

@@ -14,11 +14,8 @@ from mss.tracing.timeline import status_name
 from mss.v1 import RecipientStatus
 
 MAX_PAGE = 100
-STATUSES = {
-    status_name(value): value
-    for value in RecipientStatus.values()
-    if value != RecipientStatus.Value("RECIPIENT_STATUS_UNSPECIFIED")
-}
+STATUSES = {status_name(value): value for value in RecipientStatus.values() if value}
+"""QUEUED → 1, …: the statuses a search may ask for."""
 
 
 @dataclass

@@ -174,7 +174,7 @@ class _Message:
         self.first_at, self.last_at = min(self.first_at, at), max(self.last_at, at)
         if event.tenant_id:
             self.tenants.add(event.tenant_id)
-        self.mail_from = self.mail_from or event.mail_from
+        self.mail_from = self.mail_from or event.mail_from.lower()
         self.patient_hash = self.patient_hash or event.patient_hash
         self.header_message_id = self.header_message_id or event.header_message_id
 
@@ -233,7 +233,7 @@ async def _summarise(conn: Conn, events: list[AuditEvent]) -> None:
         at = event.at.ToDatetime(tzinfo=UTC)
         messages.setdefault(event.message_id, _Message(event.message_id, at, at)).add(event, at)
         if event.recipient and event.status and event.code != AuditCode.AUDIT_CODE_DISPOSITION_NOTIFIED:
-            key = (event.message_id, event.recipient)
+            key = (event.message_id, event.recipient.lower())
             found = recipients.setdefault(
                 key, _Recipient(*key, event.tenant_id, event.status, at, event.attempt, event.reply)
             )
