@@ -1,0 +1,1 @@
+"""mss controller: MssTenant resources into the directory."""
