@@ -50,9 +50,6 @@ FROM mailboxes m
 """
 
 
-"""A connection, or one borrowed from the pool."""
-
-
 @dataclass(frozen=True)
 class Change:
     """What an admin request changed: for the audit trail."""

@@ -21,8 +21,6 @@ from mss.db.pool import Conn
 
 log = logging.getLogger(__name__)
 
-"""A connection, or one borrowed from the pool."""
-
 IMPORT_LOCK = 0x6D73736E  # "mssn": one import (or version creation) at a time
 _INDEXES = (
     "ALTER TABLE {t} ADD CONSTRAINT {t}_pkey PRIMARY KEY (version_id, address)",
