@@ -22,6 +22,10 @@ from mss.core.passwords import Cost, hash_password
 from mss.core.patients import patient_hash
 from mss.v1 import AuditCode, AuditEvent, PeerCertificate, RecipientStatus
 
+GHT = "ght-demo"
+"""The installation's GHT, as the demo seed names it: an installation has one (the directory's admin
+API counts on it), so the site's establishments join it and its administrator sees other tests'
+establishments too."""
 PASSWORD = "correct horse battery staple"  # noqa: S105 (test accounts)
 PATIENT_KEY = "patient-key-for-tests"
 INS = "279035121518989"
@@ -69,11 +73,11 @@ class Site:
 
 async def seed(conn: asyncpg.Connection, suffix: str) -> dict[str, str]:
     """The GHT, two establishments, their domains, a personal mailbox with an RPPS, the accounts."""
-    ght, a, b = f"ght-{suffix}", f"a-{suffix}", f"b-{suffix}"
+    ght, a, b = GHT, f"a-{suffix}", f"b-{suffix}"
     domain_a, domain_b = f"{a}.mssante.fr", f"{b}.mssante.fr"
     rpps = f"8{secrets.randbelow(10**10):010d}"
     finess_b = f"{secrets.randbelow(10**9):09d}"
-    await conn.execute("INSERT INTO ght (id, name) VALUES ($1, 'GHT test')", ght)
+    await conn.execute("INSERT INTO ght (id, name) VALUES ($1, 'GHT DEMO') ON CONFLICT DO NOTHING", ght)
     await conn.execute(
         "INSERT INTO tenants (id, ght_id, name, finess) VALUES ($1, $3, 'A', NULL), ($2, $3, 'B', $4)",
         a,
@@ -163,7 +167,7 @@ def messages(names: dict[str, str], one: str, two: str, start: datetime) -> list
             mail_from=sender,
             reply="250 2.0.0 queued",
             trust_list_version="2026-11-01/abc",
-            header_message_id="<one@a>",
+            header_message_id=f"<{one}@a>",
         ),
         _event(
             AuditCode.AUDIT_CODE_CONTENT_INSPECTED,
