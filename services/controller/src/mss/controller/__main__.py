@@ -1,0 +1,35 @@
+"""``python -m mss.controller``: reconcile the namespace's MssTenant resources until SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from mss.controller.directory import AdminApi
+from mss.controller.kube import KubernetesTenants, run
+from mss.controller.reconcile import reconcile
+from mss.controller.settings import ControllerSettings
+from mss.core.logs import setup_logging
+
+
+def main() -> None:
+    """Entry point."""
+    settings = ControllerSettings()
+    setup_logging("controller", settings.log_level)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    tenants = KubernetesTenants(settings.namespace)
+    admin = AdminApi(settings)
+    logging.getLogger(__name__).info("watching MssTenant resources", extra={"namespace": settings.namespace})
+    run(
+        tenants,
+        lambda resource: reconcile(resource, admin, tenants.secret_exists),
+        settings.resync,
+        stop.is_set,
+    )
+
+
+if __name__ == "__main__":
+    main()
