@@ -6,17 +6,14 @@ mailbox); at most the messages in flight at the kill where the receiver is anoth
 from __future__ import annotations
 
 import asyncio
-import re
 import time
-from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 from mss.devstack.stack import Stack
 from mss.testing import smtp
-from mss.testing.fixtures import running_backbone
+from mss.testing.fixtures import relayed_ids, running_backbone
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +22,6 @@ SAAS = "jean.martin@chu-demo.mssante.fr"
 PROXY = "claire.durand@ch-exemple.mssante.fr"
 TOTAL = 1000
 CONNECTIONS = 4
-_QUEUE_ID = re.compile(rb"\(mss\) id ([0-9A-Z]+);")
 
 
 @pytest.fixture(scope="module")
@@ -58,16 +54,6 @@ async def send_all(stack: Stack, sent: list[str], crash: asyncio.Event, restart:
             await client.quit()
 
     await asyncio.gather(*(session(first) for first in range(CONNECTIONS)))
-
-
-def relayed_ids(folder: Path) -> Counter[str]:
-    """Queue id of each message the smarthost kept (from egress's Received header), with counts."""
-    found: Counter[str] = Counter()
-    for path in folder.glob("*.eml"):
-        match = _QUEUE_ID.search(path.read_bytes()[:2000])
-        if match:
-            found[match.group(1).decode()] += 1
-    return found
 
 
 @pytest.mark.timeout(420)

@@ -18,8 +18,15 @@ from mss.bus.telemetry import span
 from mss.core.errors import ContractError
 from nats.aio.msg import Msg
 from opentelemetry.trace import SpanKind
+from prometheus_client import Counter
 
 log = logging.getLogger(__name__)
+
+ITEMS = Counter(
+    "mss_work_items_total",
+    "Work items this process handled, by durable consumer and outcome (done, deferred, failed, poison)",
+    ["consumer", "outcome"],
+)
 
 M = TypeVar("M", bound=Message)
 
@@ -59,6 +66,7 @@ def work_consumer(
             item = decode(kind, body)
         except ContractError:
             log.error("poison work item terminated", extra={"subject": msg.raw_message.subject})
+            ITEMS.labels(spec.durable, "poison").inc()
             await msg.reject()
             return
         beat = asyncio.create_task(_in_progress(msg, spec.ack_wait / 3))
@@ -67,15 +75,18 @@ def work_consumer(
                 await handler(item, msg)
         except Retry as retry:
             log.warning("work item deferred", extra={"reason": str(retry), "delay": retry.delay})
+            ITEMS.labels(spec.durable, "deferred").inc()
             await msg.nack(delay=retry.delay)
             return
         except Exception:
             log.exception("work item failed; will be retried")
+            ITEMS.labels(spec.durable, "failed").inc()
             await msg.nack(delay=RETRY_DELAY)
             return
         finally:
             beat.cancel()
         await msg.ack()
+        ITEMS.labels(spec.durable, "done").inc()
 
     return service.broker.subscriber(
         spec.filter_subject,
@@ -129,7 +140,7 @@ def batch_consumer(
                     log.warning("fetch failed", extra={"durable": spec.durable, "error": type(exc).__name__})
                     await asyncio.sleep(RETRY_DELAY)
                     continue
-                await _handle_batch(messages, kind, handler)
+                await _handle_batch(spec.durable, messages, kind, handler)
                 for message in messages:  # each item's trace shows it was handled here
                     with span(service.tracer, spec.filter_subject, message.headers, SpanKind.CONSUMER):
                         pass
@@ -141,7 +152,7 @@ def batch_consumer(
 
 
 async def _handle_batch(
-    messages: list[Msg], kind: type[M], handler: Callable[[list[M]], Awaitable[None]]
+    durable: str, messages: list[Msg], kind: type[M], handler: Callable[[list[M]], Awaitable[None]]
 ) -> None:
     items, good = [], []
     for message in messages:
@@ -150,14 +161,17 @@ async def _handle_batch(
             good.append(message)
         except ContractError:
             log.error("poison work item terminated", extra={"subject": message.subject})
+            ITEMS.labels(durable, "poison").inc()
             await message.term()
     try:
         if items:
             await handler(items)
     except Exception:
         log.exception("work batch failed; will be retried")
+        ITEMS.labels(durable, "failed").inc(len(good))
         for message in good:
             await message.nak(delay=RETRY_DELAY)
         return
     for message in good:
         await message.ack()
+    ITEMS.labels(durable, "done").inc(len(good))

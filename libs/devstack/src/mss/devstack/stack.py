@@ -28,7 +28,7 @@ from mss.db.migrate import migrate
 from mss.devstack.demo import DemoPki, demo_pki
 from mss.devstack.layout import SERVICES, Layout
 from mss.devstack.nats import NatsConfig, start_nats
-from mss.devstack.ports import wait_listening
+from mss.devstack.ports import free_port, wait_listening
 from mss.devstack.postgres import PostgresConfig, is_running, start_postgres, stop_postgres
 from mss.devstack.processes import pid_alive, python_module, spawn, terminate, wait_gone
 
@@ -50,6 +50,8 @@ class Stack:
         """The demo PKI, once up."""
         self.env: dict[str, str] = {}
         """The services' environment, once up."""
+        self.replicas: dict[str, int] = {}
+        """HTTP port of each further instance started (``<service>-<index>``)."""
 
     def pid_file(self, name: str) -> Path:
         """Pid file of a process we started."""
@@ -213,6 +215,20 @@ class Stack:
             env=self.env,
         )
 
+    def start_replica(self, name: str, index: int) -> int:
+        """Start instance ``index`` (2, 3…) of a service beside the first, on its own HTTP port, and
+        return the port; ``wait_ready("<service>-<index>")`` tells when it serves, ``stop_services``
+        stops it too."""
+        port = self.replicas[f"{name}-{index}"] = free_port()
+        prefix = f"MSS_{name.upper()}_"
+        spawn(
+            python_module(f"mss.{name}"),
+            log=self.logs / f"{name}-{index}.log",
+            pid_file=self.pid_file(f"{name}-{index}"),
+            env={**self.env, prefix + "HTTP_PORT": str(port)},
+        )
+        return port
+
     def kill(self, name: str) -> None:
         """SIGKILL one service, as a crash would: no draining, nothing acknowledged after."""
         pid = pid_alive(self.pid_file(name))
@@ -222,8 +238,10 @@ class Stack:
         self.pid_file(name).unlink(missing_ok=True)
 
     def wait_ready(self, name: str, timeout: float = 60.0) -> None:
-        """Poll the service's /readyz; fail with its log's tail when it dies or times out."""
-        url = f"http://127.0.0.1:{self.layout.http[name]}/readyz"
+        """Poll the service's /readyz (``name`` may be a further instance, ``<service>-<index>``); fail
+        with its log's tail when it dies or times out."""
+        port = self.replicas[name] if name in self.replicas else self.layout.http[name]
+        url = f"http://127.0.0.1:{port}/readyz"
         deadline = time.monotonic() + timeout
         delay = 0.05
         while True:
@@ -241,7 +259,8 @@ class Stack:
 
     def stop_services(self) -> list[str]:
         """Stop the services and the demo mail servers (together: each drains its own work)."""
-        names = [*SERVICES, *(f"sink-{s}" for s in SINKS)]
+        replicas = [p.stem for p in self.run.glob("*-[0-9]*.pid")]
+        names = [*SERVICES, *replicas, *(f"sink-{s}" for s in SINKS)]
         running = terminate(*(self.pid_file(name) for name in names))
         return [name for name in names if self.pid_file(name) in running]
 

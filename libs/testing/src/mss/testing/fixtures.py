@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -95,6 +97,19 @@ def demo_seed(layout: Layout, folder: Path, smarthost_tls: str = "encrypt") -> P
     path = folder / "seed.yaml"
     path.write_text(yaml.safe_dump(seed, allow_unicode=True), encoding="utf-8")
     return path
+
+
+_QUEUE_ID = re.compile(rb"\(mss\) id ([0-9A-Z]+);")
+
+
+def relayed_ids(folder: Path) -> Counter[str]:
+    """Queue id of each message a demo mail server kept (from egress's Received header), with counts."""
+    found: Counter[str] = Counter()
+    for path in folder.glob("*.eml"):
+        match = _QUEUE_ID.search(path.read_bytes()[:2000])
+        if match:
+            found[match.group(1).decode()] += 1
+    return found
 
 
 @contextmanager

@@ -49,12 +49,14 @@ CREATE TABLE audit_events (
 ALTER SEQUENCE audit_events_seq_seq OWNED BY audit_events.seq;
 
 -- The partition of the month of `at`, made when first needed (tracing calls it before a batch).
+-- Replicas may ask for the same month at once: the lock makes the second wait and find it made.
 CREATE FUNCTION audit_events_partition(at timestamptz) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     month date := date_trunc('month', at AT TIME ZONE 'UTC')::date;
     name text := 'audit_events_' || to_char(month, 'YYYY_MM');
 BEGIN
     IF to_regclass(name) IS NULL THEN
+        PERFORM pg_advisory_xact_lock(hashtext('audit_events_partition'), hashtext(name));
         EXECUTE format(
             'CREATE TABLE IF NOT EXISTS %I PARTITION OF audit_events FOR VALUES FROM (%L) TO (%L)',
             name, month::timestamp AT TIME ZONE 'UTC', (month + interval '1 month')::timestamp AT TIME ZONE 'UTC');
