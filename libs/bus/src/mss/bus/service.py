@@ -128,7 +128,7 @@ class BusService:
                 delay = min(delay * 2, 2.0)
         self._js = self.broker.connection.jetstream()
         for spec in self.owns:
-            await ensure_stream(self._js, spec)
+            await ensure_stream(self._js, spec, self.settings.stream_replicas)
         await wait_for_streams(self._js, self.needs, timeout=60.0)
 
     def respond(self, subject: str, queue: str, handler: Handler, workers: int) -> None:

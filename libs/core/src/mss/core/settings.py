@@ -23,6 +23,13 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", description="Logging level")
     request_timeout: float = Field(default=2.0, description="Bound on a NATS request/reply, seconds")
     request_workers: int = Field(default=64, description="Requests answered concurrently")
+    stream_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="Replicas of the JetStream streams this service owns (3 on a NATS cluster): set on"
+        " creation and kept on each start",
+    )
     otlp_endpoint: str = Field(
         default="",
         description="OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces (empty: none)",
