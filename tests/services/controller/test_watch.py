@@ -5,9 +5,12 @@ and on a status conflict (409) reads the object again and reconciles the newer o
 from __future__ import annotations
 
 import copy
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from mss.controller.health import Health, serve
 from mss.controller.kube import Conflict, Gone, run, settle
 
 Edit = tuple[str, str, int | None]
@@ -113,3 +116,29 @@ def test_an_object_deleted_meanwhile_is_let_go() -> None:
 
     settle(cluster, resource, reconcile_then_delete)
     assert (seen, cluster.written) == ([("a", 1)], [])
+
+
+def test_the_health_endpoint_follows_the_loop() -> None:
+    now = [1000.0]
+    health = Health(resync=60, clock=lambda: now[0])
+    server = serve(health, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+
+    def status(path: str) -> int:
+        try:
+            with urllib.request.urlopen(url + path, timeout=5) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    try:
+        assert (status("/healthz"), status("/readyz")) == (200, 503)  # starting: alive, not ready
+        cluster = Cluster(["a"], [])
+        run(cluster, recording([]), resync=60, stopped=lambda: cluster.lists == 1, listed=health.listed)
+        assert (status("/healthz"), status("/readyz")) == (200, 200)
+        now[0] += 2 * 60 + 61  # no list for two resync periods and a minute: stuck
+        assert status("/healthz") == 503
+        assert (status("/metrics"), status("/elsewhere")) == (200, 404)
+    finally:
+        server.shutdown()
+        server.server_close()

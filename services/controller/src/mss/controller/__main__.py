@@ -7,6 +7,7 @@ import signal
 import threading
 
 from mss.controller.directory import AdminApi
+from mss.controller.health import Health, serve
 from mss.controller.kube import KubernetesTenants, run
 from mss.controller.reconcile import reconcile
 from mss.controller.settings import ControllerSettings
@@ -20,6 +21,9 @@ def main() -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    health = Health(settings.resync)
+    if settings.http_port:
+        serve(health, settings.http_host, settings.http_port)
     tenants = KubernetesTenants(settings.namespace)
     admin = AdminApi(settings)
     logging.getLogger(__name__).info("watching MssTenant resources", extra={"namespace": settings.namespace})
@@ -28,6 +32,7 @@ def main() -> None:
         lambda resource: reconcile(resource, admin, tenants.secret_exists),
         settings.resync,
         stop.is_set,
+        health.listed,
     )
 
 

@@ -62,10 +62,18 @@ def needs_work(resource: dict[str, Any]) -> bool:
     return bool(observed != resource.get("metadata", {}).get("generation"))
 
 
-def run(tenants: Tenants, reconcile: Reconcile, resync: float, stopped: Callable[[], bool]) -> None:
-    """Until ``stopped()``: list and reconcile everything, then follow the watch."""
+def run(
+    tenants: Tenants,
+    reconcile: Reconcile,
+    resync: float,
+    stopped: Callable[[], bool],
+    listed: Callable[[], None] = lambda: None,
+) -> None:
+    """Until ``stopped()``: list and reconcile everything, then follow the watch. ``listed`` is told
+    after each list (the loop's heartbeat: at least one per resync period)."""
     while not stopped():
         items, version = tenants.list()
+        listed()
         for resource in items:
             settle(tenants, resource, reconcile)
         try:

@@ -22,3 +22,5 @@ class ControllerSettings(BaseSettings):
         default=300.0, gt=0, description="Seconds between two full reconciliations (a watch ends and relists)"
     )
     log_level: str = Field(default="INFO", description="Logging level")
+    http_host: str = Field(default="127.0.0.1", description="Address of /healthz and /readyz")
+    http_port: int = Field(default=0, description="Port of /healthz and /readyz (0: none)")
