@@ -61,12 +61,28 @@ class Egress:
     def __init__(self, service: BusService, settings: EgressSettings) -> None:
         self.service = service
         self.settings = settings
-        files = settings.tls_files()
-        self.tls = client_context(files) if files is not None else None
+        self.tls: ssl.SSLContext | None = None
+        self.load_tls()
         self.windows = Windows(settings.destination_concurrency, settings.destination_concurrency_max)
         self.mx = MxResolver(settings.dns_nameservers, settings.dns_timeout)
         self.smarthost_tls = smarthost_contexts(settings.smarthost_ca_file)
         self.connections = Connections(settings.connection_idle, settings.connections_per_destination)
+
+    def load_tls(self) -> None:
+        """Read the TLS files again (a renewed certificate, a new CRL): the next connections use them."""
+        files = self.settings.tls_files()
+        self.tls = client_context(files) if files is not None else None
+
+    async def reload_tls_forever(self) -> None:
+        """Re-read the TLS files every ``tls_reload_interval`` seconds; keep the old ones on error."""
+        if self.settings.tls_reload_interval <= 0:
+            return
+        while True:
+            await asyncio.sleep(self.settings.tls_reload_interval)
+            try:
+                self.load_tls()
+            except Exception:
+                log.exception("TLS files not reloaded; the previous ones stay in use")
 
     async def close_idle_forever(self) -> None:
         """Close connections idle for too long (background job)."""
@@ -421,6 +437,7 @@ def build(settings: EgressSettings) -> BusService:
     work_consumer(service, streams.EGRESS, DeliveryRequested, egress.on_deliver, workers=settings.workers)
     work_consumer(service, streams.REPORTS, DeliveryRequested, egress.on_report, workers=4)
     service.background.append(egress.close_idle_forever)
+    service.background.append(egress.reload_tls_forever)
     service.shutdown.append(egress.close_connections)
     service.respond(subjects.QUEUE, subjects.EGRESS_QUEUE, QueueOperations(service).on_request, 4)
     return service

@@ -60,6 +60,9 @@ class EgressSettings(ServiceSettings):
     tls_crl_file: Path | None = Field(default=None, description="CRL (PEM) checked for server certificates")
     tls_ciphers: str = Field(default=MSSANTE_CIPHERS, description="TLS 1.2 cipher suites (OpenSSL names)")
     tls_allow_tls13: bool = Field(default=False, description="Also offer TLS 1.3")
+    tls_reload_interval: float = Field(
+        default=3600.0, description="Seconds between re-reads of the TLS files (new CRL, renewed certificate)"
+    )
     smarthost_ca_file: Path | None = Field(
         default=None,
         description="CA bundle checking establishments' servers in 'verify' mode (unset: the system's CAs)",
