@@ -918,6 +918,17 @@ def test_helm_test_speaks_smtp_to_the_ingress_service(rendered: Rendered) -> Non
     assert {int(env["SMTP_PEER_PORT"]), int(env["SMTP_SUBMISSION_PORT"])} == service_ports
     for name in env:
         assert f'os.environ["{name}"]' in script, name
+    # With tests.domain, a round trip on the peer listener with the operator's own certificate.
+    domain = rendered.values["tests"]["domain"]
+    assert env["SMTP_DOMAIN"] == domain
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert ("tls-certificate" in mounts) == bool(domain)
+    if domain:
+        assert mounts["tls-certificate"]["readOnly"] is True
+        expected = rendered.values["tls"]["certificate"].get("secretName") or f"{FULLNAME}-tls"
+        assert volumes["tls-certificate"]["secret"]["secretName"] == expected
+        assert "5.1.1" in script
 
 
 # ---- values, layout and README -----------------------------------------------------------------------
