@@ -30,7 +30,7 @@ async def test_expired_messages_go_unless_held(
     try:
         async with pool.acquire() as conn:
             names = await seed(conn, secrets.token_hex(4))
-        kept, held = f"dr.martin@{names['domain_a']}", f"accueil@{names['domain_b']}"
+        kept, held = f"praticien.essai@{names['domain_a']}", f"accueil@{names['domain_b']}"
         await pool.execute(
             "INSERT INTO mailboxes (address, tenant_id, domain, type) VALUES ($1, $2, $3, 'ORG')",
             held,

@@ -57,8 +57,8 @@ def resource(establishment: str, generation: int = 1, **spec: Any) -> dict[str, 
             "name": "CH Nord",
             "domains": [{"name": domain, "mode": "saas"}],
             "mailboxes": [
-                {"address": f"jean.dupont@{domain}", "type": "PER", "ownerRpps": "10000000001"},
-                {"address": f"cardio@{domain}", "type": "ORG", "displayName": "Cardiologie"},
+                {"address": f"ctl-personne@{domain}", "type": "PER", "ownerRpps": "10000000001"},
+                {"address": f"ctl-service@{domain}", "type": "ORG", "displayName": "Service essai"},
             ],
             "certificateSecrets": ["present"],
         }
@@ -86,20 +86,22 @@ async def test_a_tenant_resource_becomes_directory_entries_and_stays_in_sync(adm
     assert certificates["status"] == "True"
     found = await asyncio.to_thread(api.request, Call("GET", f"/api/v1/tenants/{name}/mailboxes"))
     assert {(m["address"], m["type"]) for m in found} == {
-        (f"jean.dupont@{name}.mssante.fr", "PER"),
-        (f"cardio@{name}.mssante.fr", "ORG"),
+        (f"ctl-personne@{name}.mssante.fr", "PER"),
+        (f"ctl-service@{name}.mssante.fr", "ORG"),
     }
     assert ready(await settle(resource(name))) == ("True", "Reconciled", "0 change(s) applied")
 
     changed = resource(name, generation=2)
-    changed["spec"]["mailboxes"][1]["displayName"] = "Cardiologie adulte"
+    changed["spec"]["mailboxes"][1]["displayName"] = "Service essai adulte"
     changed["spec"]["certificateSecrets"] = ["present", "absent"]
     status = await settle(changed)
     assert ready(status) == ("True", "Reconciled", "1 change(s) applied")
     certificates = next(c for c in status["conditions"] if c["type"] == "CertificatesPresent")
     assert (certificates["status"], certificates["message"]) == ("False", "missing Secrets: absent")
-    shown = await asyncio.to_thread(api.request, Call("GET", f"/api/v1/mailboxes/cardio@{name}.mssante.fr"))
-    assert shown["display_name"] == "Cardiologie adulte"
+    shown = await asyncio.to_thread(
+        api.request, Call("GET", f"/api/v1/mailboxes/ctl-service@{name}.mssante.fr")
+    )
+    assert shown["display_name"] == "Service essai adulte"
 
     wrong = copy.deepcopy(changed)
     wrong["spec"]["mailboxes"].append({"address": "x@ailleurs.mssante.fr", "type": "PER"})

@@ -57,7 +57,7 @@ class Site:
     @property
     def sender(self) -> str:
         """A's sender of message one (who has the RPPS)."""
-        return f"dr.martin@{self.domain_a}"
+        return f"praticien.essai@{self.domain_a}"
 
     def login(self, who: str) -> str:
         """The login of ``admin``, ``dpo-a``, ``dpo-b`` or ``support-a``."""
@@ -94,7 +94,7 @@ async def seed(conn: asyncpg.Connection, suffix: str) -> dict[str, str]:
     )
     await conn.execute(
         "INSERT INTO mailboxes (address, tenant_id, domain, type, owner_rpps) VALUES ($1, $2, $3, 'PER', $4)",
-        f"dr.martin@{domain_a}",
+        f"praticien.essai@{domain_a}",
         a,
         domain_a,
         rpps,
@@ -141,7 +141,7 @@ def export_key(path: Path) -> Path:
 def messages(names: dict[str, str], one: str, two: str, start: datetime) -> list[AuditEvent]:
     """The events of ``one`` (A to B and A) and ``two`` (another operator to B), a second apart."""
     a, b = names["a"], names["b"]
-    sender = f"dr.martin@{names['domain_a']}"
+    sender = f"praticien.essai@{names['domain_a']}"
     to_b, to_a = f"accueil@{names['domain_b']}", f"secretariat@{names['domain_a']}"
     tick = [start + timedelta(seconds=n) for n in range(12)]
     relayed = _event(
