@@ -103,6 +103,8 @@ async def test_each_auditor_sees_its_establishments_messages_only(audit_site: Si
             "POST", "/api/v1/exports", {"message_ids": [site.one, site.two], "purpose": "x"}
         )
         assert status == 404
+        status, _ = await dpo_a.call("POST", "/api/v1/exports", {"message_ids": [""], "purpose": "x"})
+        assert status == 422  # events about no message (sign-ins, directory changes) are no message
         status, _ = await dpo_a.call("GET", "/api/v1/access-log")
         assert status == 403
         # The sender's establishment sees every recipient; a receiving one its own, and the events
@@ -180,6 +182,15 @@ async def test_search_filters_and_pages(audit_site: Site) -> None:
         assert (last["messages"], last["next"]) == ([], "")
         status, problem = await admin.call("GET", "/api/v1/messages?status=LOST")
         assert (status, problem["message"][:14]) == (422, "unknown status")
+        for bad in ("since=0001-01-01T00:00%2B01:00", "until=9999-12-31T23:00-05:00", "sender=a%00b"):
+            status, problem = await admin.call("GET", f"/api/v1/messages?{bad}")
+            assert status == 422, (bad, problem)
+        status, _ = await admin.call("GET", f"/api/v1/access-log?before={2**64}")
+        assert status == 422
+        _, log = await admin.call("GET", "/api/v1/access-log")
+        searched = [e["target"] for e in log["entries"] if "patient=" in e["target"]]
+        assert searched
+        assert all(INS not in target and "patient=%28not+recorded%29" in target for target in searched)
         status, problem = await admin.call("GET", "/api/v1/messages?since=yesterday")
         assert (status, problem["message"][:6]) == (422, "since:")
 

@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import asyncpg
 from aiohttp import web
@@ -28,7 +29,7 @@ from mss.tracing.export import Signer, bundle
 from mss.tracing.reading import reading
 from mss.tracing.search import MAX_PAGE, Query, search
 from mss.tracing.timeline import timeline
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 _MESSAGE_ID = re.compile(r"^[0-9A-Za-z._@<>+=-]{1,255}$")
 _MAX_BODY = 64 * 1024
@@ -62,12 +63,21 @@ class Credentials(BaseModel):
 class ExportRequest(BaseModel):
     """The messages of an audit request, and why they are exported (kept in the manifest and the log)."""
 
-    message_ids: list[str] = Field(min_length=1, max_length=_MAX_EXPORT)
+    message_ids: list[Annotated[str, Field(pattern=_MESSAGE_ID.pattern)]] = Field(
+        min_length=1, max_length=_MAX_EXPORT
+    )
     purpose: str = Field(min_length=1, max_length=500)
 
 
 class SearchParams(BaseModel):
     """Filters of a search; all optional, all apply."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("NUL characters are not allowed")
+        return value
 
     message_id: str = Field(default="", description="Queue id or Message-ID header")
     sender: str = Field(default="", description="Envelope sender")
@@ -89,7 +99,9 @@ class AccessParams(BaseModel):
     """A page of the access log."""
 
     limit: int = Field(default=100, ge=1, le=500)
-    before: int | None = Field(default=None, description="Cursor: the `next` of the previous page")
+    before: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="Cursor: the `next` of the previous page"
+    )
 
 
 @dataclass(frozen=True)
@@ -120,9 +132,19 @@ def _when(text: str, field: str) -> datetime | None:
             if "T" in text
             else datetime.combine(date.fromisoformat(text), datetime.min.time())
         )
-    except ValueError as exc:
-        raise DataError(f"{field}: not an ISO 8601 date or time: {text!r}") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        if not 1900 <= moment.astimezone(UTC).year <= 9000:
+            raise ValueError("out of range")
+    except (ValueError, OverflowError) as exc:
+        raise DataError(f"{field}: not an ISO 8601 date or time between 1900 and 9000: {text!r}") from exc
+    return moment
+
+
+def _logged(request: web.Request) -> str:
+    """What an access log entry records of a request: its path and query, the patient's identifier
+    left out (it is never stored; the search hashes it)."""
+    query = [(k, "(not recorded)" if k == "patient" else v) for k, v in request.query.items()]
+    return request.path + ("?" + urlencode(query) if query else "")
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -291,7 +313,7 @@ class AuditApi:
             if viewer is None:
                 return _error(401, "mss.unauthorised", "sign in first")
             peer = request.remote or ""
-            target = request.path_qs
+            target = _logged(request)
             outcome = "error"  # until the handler returns
             try:
                 query = operation.query.model_validate(dict(request.query)) if operation.query else None

@@ -68,8 +68,13 @@ def _sql(query: Query, viewer: Viewer) -> tuple[str, list[Any]]:
         where.append(f"m.first_at < {arg(query.until)}")
     if query.patient_hashes:
         where.append(f"m.patient_hash = ANY({arg(query.patient_hashes)})")
+    def visible() -> str:
+        """A recipient the viewer sees: any, of a message its establishment sent; else its own only."""
+        mine = arg(list(viewer.tenants))
+        return f"(m.sender_tenant = ANY({mine}) OR r.tenant_id = ANY({mine}))"
+
     if query.recipient or query.status:
-        conditions = ["r.message_id = m.message_id"]
+        conditions = ["r.message_id = m.message_id", visible()]
         if query.recipient:
             conditions.append(f"r.recipient = {arg(query.recipient.lower())}")
         if query.status:
@@ -79,7 +84,7 @@ def _sql(query: Query, viewer: Viewer) -> tuple[str, list[Any]]:
         people = arg(query.addresses)
         where.append(
             f"(m.mail_from = ANY({people}) OR EXISTS (SELECT 1 FROM audit_recipients r"
-            f" WHERE r.message_id = m.message_id AND r.recipient = ANY({people})))"
+            f" WHERE r.message_id = m.message_id AND {visible()} AND r.recipient = ANY({people})))"
         )
     if query.before:
         where.append(f"(m.first_at, m.message_id) < ({arg(query.before[0])}, {arg(query.before[1])})")

@@ -230,6 +230,8 @@ async def _summarise(conn: Conn, events: list[AuditEvent]) -> None:
     messages: dict[str, _Message] = {}
     recipients: dict[tuple[str, str], _Recipient] = {}
     for event in events:
+        if not event.message_id:
+            continue  # about no message (a sign-in, a directory change): in the trail, not in searches
         at = event.at.ToDatetime(tzinfo=UTC)
         messages.setdefault(event.message_id, _Message(event.message_id, at, at)).add(event, at)
         if event.recipient and event.status and event.code != AuditCode.AUDIT_CODE_DISPOSITION_NOTIFIED:

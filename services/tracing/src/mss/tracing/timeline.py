@@ -41,9 +41,14 @@ def _name(enum: Any, value: int, prefix: str) -> str:
         return str(value)
 
 
+def withheld(row: asyncpg.Record) -> bool:
+    """An event whose reason and reply tell the content: the content inspection, and refusals for
+    content (a malware signature, an archive's entries)."""
+    return bool(row["code"] == AuditCode.AUDIT_CODE_CONTENT_INSPECTED or row["rule"].startswith("content."))
+
+
 def _event(row: asyncpg.Record, message_id: str, viewer: Viewer) -> dict[str, Any]:
-    content = viewer.sees_content
-    inspected = row["code"] == AuditCode.AUDIT_CODE_CONTENT_INSPECTED
+    hidden = withheld(row) and not viewer.sees_content
     return {
         "at": row["at"].isoformat(),
         "service": row["service"],
@@ -51,8 +56,8 @@ def _event(row: asyncpg.Record, message_id: str, viewer: Viewer) -> dict[str, An
         "code": row["code"],
         "recipient": row["recipient"],
         "status": status_name(row["status"]),
-        "reply": row["reply"],
-        "reason": WITHHELD if inspected and not content else row["reason"],
+        "reply": WITHHELD if hidden else row["reply"],
+        "reason": WITHHELD if hidden else row["reason"],
         "next_hop": row["next_hop"],
         "attempt": row["attempt"],
         "tenant_id": row["tenant_id"],
@@ -60,7 +65,7 @@ def _event(row: asyncpg.Record, message_id: str, viewer: Viewer) -> dict[str, An
         "trust_list_version": row["trust_list_version"],
         "directory_version": row["directory_version"],
         "trace_id": row["trace_id"],
-        "patient_hash": row["patient_hash"] if content else "",
+        "patient_hash": row["patient_hash"] if viewer.sees_content else "",
         "rule": row["rule"],
         "policy_version": row["policy_version"],
         "tls": json.loads(row["tls"]) if row["tls"] else None,
@@ -68,6 +73,28 @@ def _event(row: asyncpg.Record, message_id: str, viewer: Viewer) -> dict[str, An
         "notification": row["message_id"] if row["message_id"] != message_id else "",
         "hash": row["hash"],
     }
+
+
+def _shown(
+    row: asyncpg.Record,
+    message_id: str,
+    sender_side: bool,
+    viewer: Viewer,
+    addressed: set[str],
+    own: set[str],
+) -> bool:
+    """Whether the viewer sees this event of the timeline.
+
+    A disposition notification is linked by the Message-ID, which the sender chooses: it belongs to
+    the timeline only when it comes from one of the message's recipients. The sender's establishment
+    sees every event; another sees its own and, of the events without an establishment, those about
+    the whole message or about one of its own recipients."""
+    recipient = row["recipient"].lower()
+    if row["message_id"] != message_id and recipient not in addressed:
+        return False
+    if sender_side or row["tenant_id"] in viewer.tenants:
+        return True
+    return row["tenant_id"] == "" and (not recipient or recipient in own)
 
 
 async def timeline(conn: Conn, message_id: str, viewer: Viewer) -> dict[str, Any] | None:
@@ -83,11 +110,12 @@ async def timeline(conn: Conn, message_id: str, viewer: Viewer) -> dict[str, Any
     if found is None or not mine:
         return None
     sender_side = found["sender_tenant"] in viewer.tenants
-    rows = [
-        row
-        for row in await conn.fetch(_TIMELINE, message_id)
-        if sender_side or row["tenant_id"] in ("", *viewer.tenants)
-    ]
+    everything = await conn.fetch(_TIMELINE, message_id)
+    addressed = {
+        r["recipient"].lower() for r in everything if r["message_id"] == message_id and r["recipient"]
+    }
+    own = {r["recipient"].lower() for r in everything if r["tenant_id"] in viewer.tenants and r["recipient"]}
+    rows = [row for row in everything if _shown(row, message_id, sender_side, viewer, addressed, own)]
     events = [_event(row, message_id, viewer) for row in rows]
     recipients: dict[str, dict[str, Any]] = {}
     for row, event in zip(rows, events, strict=True):
