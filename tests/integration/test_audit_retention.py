@@ -58,7 +58,7 @@ async def test_expired_events_go_unless_held_and_the_chain_still_verifies(pool: 
     month = await pool.fetchval("SELECT to_regclass($1)::text", f"audit_events_{old:%Y_%m}")
     assert month == f"audit_events_{old:%Y_%m}"
 
-    purges = [p for p in await sweep(pool, now) if p.tenant_id in (kept, held)]
+    purges = [p for p in await sweep(pool, now, 1200) if p.tenant_id in (kept, held)]
 
     assert [(p.tenant_id, p.first, p.last) for p in purges] == [(kept, 1, 3)]
     left = await pool.fetch(
@@ -77,6 +77,5 @@ async def test_expired_events_go_unless_held_and_the_chain_still_verifies(pool: 
         kept,
     )
     assert logged.startswith(f"{kept}: events #1 to #3, before ")
-    assert await sweep(pool, now) == [] or all(
-        p.tenant_id not in (kept, held) for p in await sweep(pool, now)
-    )
+    again = [p for p in await sweep(pool, now, 1200) if p.tenant_id in (kept, held)]
+    assert again == []  # nothing more to purge

@@ -79,7 +79,7 @@ def build(settings: TracingSettings) -> BusService:
     async def retain_forever() -> None:
         while True:
             try:
-                for purge in await sweep(pool(), datetime.now(UTC)):
+                for purge in await sweep(pool(), datetime.now(UTC), settings.unattributed_retention_months):
                     log.info("audit events purged", extra={"tenant": purge.tenant_id, "last": purge.last})
             except (asyncpg.PostgresError, OSError) as exc:
                 log.warning("retention sweep failed", extra={"error": str(exc)})

@@ -28,12 +28,20 @@ class Purge:
     cutoff: datetime
 
 
-async def sweep(pool: asyncpg.Pool, now: datetime) -> list[Purge]:
-    """Purge every establishment's expired events (not those on legal hold)."""
+async def sweep(pool: asyncpg.Pool, now: datetime, unattributed_months: int) -> list[Purge]:
+    """Purge every establishment's expired events (not those on legal hold), and the events without an
+    establishment after ``unattributed_months`` (unless some establishment is on hold: they may be
+    part of its messages)."""
     tenants = await pool.fetch(
         "SELECT t.id, t.ght_id, $1::timestamptz - make_interval(months => t.audit_retention_months) AS cutoff"
-        " FROM tenants t JOIN audit_chain c ON c.tenant_id = t.id WHERE NOT t.legal_hold ORDER BY t.id",
+        " FROM tenants t JOIN audit_chain c ON c.tenant_id = t.id WHERE NOT t.legal_hold"
+        " UNION ALL"
+        " SELECT '', '', $1::timestamptz - make_interval(months => $2)"
+        " WHERE EXISTS (SELECT 1 FROM audit_chain WHERE tenant_id = '')"
+        " AND NOT EXISTS (SELECT 1 FROM tenants WHERE legal_hold)"
+        " ORDER BY 1",
         now,
+        unattributed_months,
     )
     purges = []
     for tenant in tenants:
@@ -88,8 +96,9 @@ async def purge_chain(pool: asyncpg.Pool, tenant: str, cutoff: datetime) -> Purg
 
 
 async def _forget(conn: Conn, tenant: str, message_ids: list[str]) -> None:
-    """Take the establishment off the search rows of messages that no longer have events of it, and
-    drop the rows of messages that no longer concern anyone."""
+    """Keep the search rows of these messages true to what is left: take the establishment off those
+    that have no event of it any more, and drop the rows of messages with no event left at all or
+    concerning no one."""
     remaining = {
         r["message_id"]
         for r in await conn.fetch(
@@ -99,18 +108,18 @@ async def _forget(conn: Conn, tenant: str, message_ids: list[str]) -> None:
         )
     }
     gone = [m for m in message_ids if m not in remaining]
-    await conn.execute(
-        "UPDATE audit_messages SET tenants = array_remove(tenants, $1),"
-        " sender_tenant = CASE WHEN sender_tenant = $1 THEN '' ELSE sender_tenant END"
-        " WHERE message_id = ANY($2)",
-        tenant,
-        gone,
+    if tenant:
+        for table in ("audit_messages", "audit_recipients"):
+            await conn.execute(
+                f"UPDATE {table} SET tenants = array_remove(tenants, $1) WHERE message_id = ANY($2)",  # noqa: S608
+                tenant,
+                gone,
+            )
+    empty = await conn.fetch(
+        "SELECT message_id FROM audit_messages m WHERE message_id = ANY($1) AND (tenants = '{}'"
+        " OR NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.message_id = m.message_id))",
+        message_ids,
     )
-    await conn.execute(
-        "UPDATE audit_recipients SET tenants = array_remove(tenants, $1) WHERE message_id = ANY($2)",
-        tenant,
-        gone,
-    )
-    orphans = "SELECT message_id FROM audit_messages WHERE message_id = ANY($1) AND tenants = '{}'"
-    await conn.execute(f"DELETE FROM audit_recipients WHERE message_id IN ({orphans})", gone)  # noqa: S608
-    await conn.execute("DELETE FROM audit_messages WHERE message_id = ANY($1) AND tenants = '{}'", gone)
+    ids = [r["message_id"] for r in empty]
+    await conn.execute("DELETE FROM audit_recipients WHERE message_id = ANY($1)", ids)
+    await conn.execute("DELETE FROM audit_messages WHERE message_id = ANY($1)", ids)

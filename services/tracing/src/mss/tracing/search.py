@@ -68,6 +68,7 @@ def _sql(query: Query, viewer: Viewer) -> tuple[str, list[Any]]:
         where.append(f"m.first_at < {arg(query.until)}")
     if query.patient_hashes:
         where.append(f"m.patient_hash = ANY({arg(query.patient_hashes)})")
+
     def visible() -> str:
         """A recipient the viewer sees: any, of a message its establishment sent; else its own only."""
         mine = arg(list(viewer.tenants))

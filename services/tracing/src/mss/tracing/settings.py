@@ -39,6 +39,9 @@ class TracingSettings(DatabaseSettings):
     anchor_interval: float = Field(
         default=300.0, gt=0, description="Seconds between two anchors of the chain heads outside the database"
     )
+    unattributed_retention_months: int = Field(
+        default=120, ge=1, description="Months kept for audit events without an establishment"
+    )
     retention_interval: float = Field(
         default=3600.0, gt=0, description="Seconds between two retention sweeps of the audit store"
     )
