@@ -10,8 +10,9 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from mss.controller.health import Health, serve
-from mss.controller.kube import Conflict, Gone, run, settle
+from mss.controller.kube import RETRY_PAUSE, Conflict, Gone, run, settle
 
 Edit = tuple[str, str, int | None]
 """A change the cluster makes during a watch: (event type, object name, new generation or None)."""
@@ -134,7 +135,7 @@ def test_the_health_endpoint_follows_the_loop() -> None:
     try:
         assert (status("/healthz"), status("/readyz")) == (200, 503)  # starting: alive, not ready
         cluster = Cluster(["a"], [])
-        run(cluster, recording([]), resync=60, stopped=lambda: cluster.lists == 1, listed=health.listed)
+        run(cluster, recording([]), resync=60, stopped=lambda: cluster.lists == 1, beat=health.beat)
         assert (status("/healthz"), status("/readyz")) == (200, 200)
         now[0] += 2 * 60 + 61  # no list for two resync periods and a minute: stuck
         assert status("/healthz") == 503
@@ -142,3 +143,29 @@ def test_the_health_endpoint_follows_the_loop() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_one_failing_resource_and_a_failing_api_stop_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    cluster = Cluster(["a", "b"], [])
+    failures = ["list"]
+    listing = cluster.list
+
+    def flaky_list() -> tuple[list[dict[str, Any]], str]:
+        if failures:
+            raise RuntimeError(failures.pop())  # e.g. the API server restarting
+        return listing()
+
+    cluster.list = flaky_list  # type: ignore[method-assign]
+    seen: list[tuple[str, int]] = []
+
+    def reconcile(resource: dict[str, Any]) -> dict[str, Any]:
+        if resource["metadata"]["name"] == "a":
+            raise ValueError("the admin API answered something unexpected")
+        return recording(seen)(resource)
+
+    pauses: list[float] = []
+    run(cluster, reconcile, resync=60, stopped=lambda: cluster.lists == 1, pause=pauses.append)
+    assert pauses == [RETRY_PAUSE]  # the failed list, then a pause, then a list
+    assert seen == [("b", 1)]
+    assert cluster.written == [("b", 1)]
+    assert "MssTenant not reconciled" in caplog.text

@@ -32,7 +32,7 @@ def main() -> None:
         lambda resource: reconcile(resource, admin, tenants.secret_exists),
         settings.resync,
         stop.is_set,
-        health.listed,
+        health.beat,
     )
 
 

@@ -1,6 +1,6 @@
 """/healthz, /readyz and /metrics of the controller: ready once it has listed the MssTenant
-resources, alive while it keeps listing them (at least once per resync period, when each watch
-ends)."""
+resources, alive while its loop beats (each list, at least once per resync period, and each
+resource handled)."""
 
 from __future__ import annotations
 
@@ -20,16 +20,16 @@ class Health:
         self.clock = clock
         self.last: float | None = None
 
-    def listed(self) -> None:
-        """The loop listed the resources."""
+    def beat(self) -> None:
+        """The loop listed the resources, or handled one."""
         self.last = self.clock()
 
     def ready(self) -> bool:
-        """It has listed at least once."""
+        """It has beaten at least once (its first list)."""
         return self.last is not None
 
     def alive(self) -> bool:
-        """Not started yet, or it listed within two resync periods and a minute."""
+        """Not started yet, or it beat within two resync periods and a minute."""
         return self.last is None or self.clock() - self.last < self.grace
 
 

@@ -6,12 +6,16 @@ conflict (409) the object is read again and reconciled anew. A restart simply li
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from mss.controller.spec import GROUP, PLURAL, VERSION
 
 log = logging.getLogger(__name__)
+
+RETRY_PAUSE = 5.0
+"""Seconds before listing again after the Kubernetes API failed."""
 
 Reconcile = Callable[[dict[str, Any]], dict[str, Any]]
 """An MssTenant object → the status to record."""
@@ -53,7 +57,9 @@ def settle(tenants: Tenants, resource: dict[str, Any], reconcile: Reconcile, att
             return  # written, or the object is gone
         except Conflict:
             current = tenants.get(current["metadata"]["name"])
-    log.warning("status not written after repeated conflicts", extra={"name": resource["metadata"]["name"]})
+    log.warning(
+        "status not written after repeated conflicts", extra={"resource": resource["metadata"]["name"]}
+    )
 
 
 def needs_work(resource: dict[str, Any]) -> bool:
@@ -67,23 +73,40 @@ def run(
     reconcile: Reconcile,
     resync: float,
     stopped: Callable[[], bool],
-    listed: Callable[[], None] = lambda: None,
+    beat: Callable[[], None] = lambda: None,
+    pause: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Until ``stopped()``: list and reconcile everything, then follow the watch. ``listed`` is told
-    after each list (the loop's heartbeat: at least one per resync period)."""
+    """Until ``stopped()``: list and reconcile everything, then follow the watch. ``beat`` is told after
+    each list and each resource handled (the loop's heartbeat). One resource that fails is logged and
+    left for the next pass; a failing API is retried after a pause, never fatal."""
     while not stopped():
-        items, version = tenants.list()
-        listed()
-        for resource in items:
-            settle(tenants, resource, reconcile)
         try:
+            items, version = tenants.list()
+            beat()
+            for resource in items:
+                _handle(tenants, resource, reconcile, beat)
             for kind, resource in tenants.watch(version, resync):
                 if stopped():
                     return
                 if kind in ("ADDED", "MODIFIED") and needs_work(resource):
-                    settle(tenants, resource, reconcile)
+                    _handle(tenants, resource, reconcile, beat)
         except Gone:
             log.info("watch expired: listing again")
+        except Exception:
+            log.exception("listing or watching MssTenant resources failed; trying again")
+            pause(RETRY_PAUSE)
+
+
+def _handle(
+    tenants: Tenants, resource: dict[str, Any], reconcile: Reconcile, beat: Callable[[], None]
+) -> None:
+    try:
+        settle(tenants, resource, reconcile)
+    except Exception:
+        log.exception(
+            "MssTenant not reconciled", extra={"resource": resource.get("metadata", {}).get("name")}
+        )
+    beat()
 
 
 class KubernetesTenants:

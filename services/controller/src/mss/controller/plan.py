@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from mss.controller.spec import TenantSpec
 
@@ -78,7 +79,7 @@ def plan(spec: TenantSpec, tenant: dict[str, Any] | None, mailboxes: list[dict[s
             continue
         changed = {name: value for name, value in box.fields().items() if found.get(name) != value}
         if changed:
-            out.calls.append(Call("PATCH", f"/api/v1/mailboxes/{box.address}", changed))
+            out.calls.append(Call("PATCH", f"/api/v1/mailboxes/{quote(box.address, safe='@')}", changed))
     out.unmanaged = sum(
         1 for address, m in existing.items() if address not in declared and m["status"] != "deleted"
     )
