@@ -7,6 +7,7 @@ import asyncio
 import io
 import re
 import uuid
+from datetime import timedelta
 
 import asyncpg
 import nats
@@ -18,10 +19,12 @@ from mss.cli.settings import CliSettings
 from mss.core.ids import new_queue_id
 from mss.testing.fixtures import RunningNats
 from mss.testing.inprocess import running
+from mss.tracing.anchors import Anchors
 from mss.tracing.app import build as build_tracing
 from mss.tracing.chain import Verdict, canonical, link
 from mss.tracing.chain import verify as chain_verify
 from mss.tracing.settings import TracingSettings
+from mss.tracing.store import Partitions, record
 from mss.v1 import AuditCode, AuditEvent
 
 pytestmark = pytest.mark.integration
@@ -147,3 +150,56 @@ async def test_a_chain_rewritten_hashes_and_all_still_differs_from_its_anchor(
     finally:
         await pool.close()
         await conn.close()
+
+
+async def test_a_chain_cut_at_its_beginning_or_never_anchored_is_found(
+    nats_server: RunningNats, database_url: str, bus: nats.NATS
+) -> None:
+    cut, unanchored = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
+    settings = TracingSettings(
+        nats_url=nats_server.url, http_port=0, database_url=database_url, linger=0.05, anchor_interval=0.05
+    )
+    conn = await asyncpg.connect(database_url)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    anchors = Anchors(bus.jetstream())
+    try:
+        async with running(build_tracing(settings)):
+            await publish(bus, cut, 3)
+            await stored(conn, cut, 3)
+            for _ in range(500):  # until the head is anchored
+                if 3 in await anchors.of(cut):
+                    break
+                await asyncio.sleep(0.02)
+        # What someone holding the database could do: remove the first events and move the start.
+        second = await conn.fetchval(
+            "SELECT hash FROM audit_events WHERE tenant_id = $1 AND chain_seq = 2", cut
+        )
+        await conn.execute("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
+        try:
+            await conn.execute("DELETE FROM audit_events WHERE tenant_id = $1 AND chain_seq <= 2", cut)
+        finally:
+            await conn.execute("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only")
+        await conn.execute(
+            "UPDATE audit_chain SET purged_seq = 2, purged_hash = $2 WHERE tenant_id = $1", cut, second
+        )
+        assert await chain_verify(pool, cut) == [Verdict(cut, 1)]  # the database alone says it holds
+        (verdict,) = await chain_verify(pool, cut, anchors)
+        assert verdict.problem == "the chain starts at #2, which no retention purge recorded: events were cut"
+
+        # A chain whose anchors were removed (here: never published) is found once it is old enough.
+        await record(pool, [event_of(unanchored)], Partitions())
+        (fresh,) = await chain_verify(pool, unanchored, anchors, unanchored_for=timedelta(hours=1))
+        (old,) = await chain_verify(pool, unanchored, anchors, unanchored_for=timedelta(0))
+        assert (fresh.problem, old.problem[:23]) == ("", "no anchor of events sin")
+    finally:
+        await pool.close()
+        await conn.close()
+
+
+def event_of(tenant: str) -> AuditEvent:
+    event = AuditEvent(
+        event_id=new_queue_id(), code=AuditCode.AUDIT_CODE_STORED, service="storage", tenant_id=tenant
+    )
+    event.message_id = f"01LONE{tenant}"
+    event.at.CopyFrom(now_timestamp())
+    return event

@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import nats
 import pytest
 from mss.core.ids import new_queue_id
 from mss.testing.audit_site import seed
+from mss.tracing.anchors import Anchors
 from mss.tracing.chain import verify
 from mss.tracing.retention import sweep
 from mss.tracing.store import Partitions, record
@@ -41,7 +43,10 @@ def stored(tenant: str, message_id: str, at: datetime) -> AuditEvent:
     return event
 
 
-async def test_expired_events_go_unless_held_and_the_chain_still_verifies(pool: asyncpg.Pool) -> None:
+async def test_expired_events_go_unless_held_and_the_chain_still_verifies(
+    pool: asyncpg.Pool, bus: nats.NATS
+) -> None:
+    anchors = Anchors(bus.jetstream())
     async with pool.acquire() as conn:
         names = await seed(conn, secrets.token_hex(4))
     kept, held = names["a"], names["b"]
@@ -58,7 +63,7 @@ async def test_expired_events_go_unless_held_and_the_chain_still_verifies(pool: 
     month = await pool.fetchval("SELECT to_regclass($1)::text", f"audit_events_{old:%Y_%m}")
     assert month == f"audit_events_{old:%Y_%m}"
 
-    purges = [p for p in await sweep(pool, now, 1200) if p.tenant_id in (kept, held)]
+    purges = [p for p in await sweep(pool, now, 1200, anchors.purged) if p.tenant_id in (kept, held)]
 
     assert [(p.tenant_id, p.first, p.last) for p in purges] == [(kept, 1, 3)]
     left = await pool.fetch(
@@ -66,7 +71,7 @@ async def test_expired_events_go_unless_held_and_the_chain_still_verifies(pool: 
     )
     assert [r["message_id"] for r in left] == [f"01NEW0{kept}", f"01NEW1{kept}"]
     assert await pool.fetchval("SELECT count(*) FROM audit_events WHERE tenant_id = $1", held) == 2
-    assert [(v.events, v.problem) for v in await verify(pool, kept)] == [(2, "")]
+    assert [(v.events, v.problem) for v in await verify(pool, kept, anchors)] == [(2, "")]  # start recorded
     assert [(v.events, v.problem) for v in await verify(pool, held)] == [(2, "")]
     gone = await pool.fetchval(
         "SELECT count(*) FROM audit_messages WHERE message_id LIKE '01OLD%' || $1", kept
@@ -77,5 +82,5 @@ async def test_expired_events_go_unless_held_and_the_chain_still_verifies(pool: 
         kept,
     )
     assert logged.startswith(f"{kept}: events #1 to #3, before ")
-    again = [p for p in await sweep(pool, now, 1200) if p.tenant_id in (kept, held)]
+    again = [p for p in await sweep(pool, now, 1200, anchors.purged) if p.tenant_id in (kept, held)]
     assert again == []  # nothing more to purge

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -143,6 +144,23 @@ class BusService:
     def stop(self) -> None:
         """Ask the service to stop (drains in-flight work)."""
         self._stop.set()
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        """Run ``job`` now and then every ``seconds`` until the service stops, as a job that ends by
+        itself (never cancelled in the middle: nats-py may swallow a cancellation and carry on). A
+        job that raises is logged and run again at the next period."""
+
+        async def periodically() -> None:
+            while not self.stopped:
+                try:
+                    await job()
+                except Exception:
+                    log.exception("periodic job failed", extra={"job": getattr(job, "__name__", str(job))})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), seconds)
+
+        self.background.append(periodically)
+        self.finishing.append(periodically)
 
     async def _disconnect(self) -> None:
         """Drain subscribers and close; close at once when NATS is unreachable at that moment."""

@@ -107,13 +107,13 @@ AUDIT = StreamSpec(
 AUDIT_ANCHORS = StreamSpec(
     name="MSS_AUDIT_ANCHORS",
     owner="tracing",
-    subjects=[f"{subjects.AUDIT_ANCHOR_PREFIX}.*"],
+    subjects=[f"{subjects.AUDIT_ANCHOR_PREFIX}.*", f"{subjects.AUDIT_PURGE_PREFIX}.*"],
     retention=RetentionPolicy.LIMITS,
     max_age=3653 * DAY,
     deny_delete=True,
     allow_direct=True,
-    description="Heads of the audit trail's hash chains, published periodically by tracing: evidence kept"
-    " outside PostgreSQL that a chain was not rewritten",
+    description="Heads of the audit trail's hash chains, published periodically by tracing, and the starts"
+    " retention purges gave them: evidence kept outside PostgreSQL that a chain was not rewritten or cut",
 )
 QUARANTINE = StreamSpec(
     name="MSS_QUARANTINE",

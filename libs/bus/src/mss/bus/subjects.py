@@ -99,19 +99,29 @@ def quarantine(message_id: str) -> str:
     return f"{QUARANTINE_PREFIX}.{message_id}"
 
 
-# Anchors of the audit trail's hash chains (stream MSS_AUDIT_ANCHORS): AuditAnchor, by tracing, one
-# subject per establishment.
+# Anchors of the audit trail's hash chains (stream MSS_AUDIT_ANCHORS), by tracing, one subject per
+# establishment: AuditAnchor of each moved head, and of each new start a retention purge set.
 AUDIT_ANCHOR_PREFIX = f"{PREFIX}.anchor.audit"
+AUDIT_PURGE_PREFIX = f"{PREFIX}.anchor.purge"
+
+
+def _establishment_token(tenant_id: str) -> str:
+    """A subject token for an establishment: "_" for none; an id that is not a plain token, hex."""
+    if not tenant_id:
+        return "_"
+    if re.fullmatch(r"[A-Za-z0-9-]+", tenant_id):
+        return tenant_id
+    return f"x{tenant_id.encode().hex()}"
 
 
 def audit_anchor(tenant_id: str) -> str:
-    """Subject of the anchors of one establishment's chain ("_" for events without one; an id that is
-    not a plain token travels hex-encoded)."""
-    if not tenant_id:
-        return f"{AUDIT_ANCHOR_PREFIX}._"
-    if re.fullmatch(r"[A-Za-z0-9-]+", tenant_id):
-        return f"{AUDIT_ANCHOR_PREFIX}.{tenant_id}"
-    return f"{AUDIT_ANCHOR_PREFIX}.x{tenant_id.encode().hex()}"
+    """Subject of the anchored heads of one establishment's chain."""
+    return f"{AUDIT_ANCHOR_PREFIX}.{_establishment_token(tenant_id)}"
+
+
+def audit_purge(tenant_id: str) -> str:
+    """Subject of the starts that retention purges gave one establishment's chain."""
+    return f"{AUDIT_PURGE_PREFIX}.{_establishment_token(tenant_id)}"
 
 
 # Audit events (stream MSS_AUDIT): one subject per emitting service.

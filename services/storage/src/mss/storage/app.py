@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import asyncpg
-import nats.errors
 from faststream.nats import NatsMessage
 from mss.bus import streams, subjects
 from mss.bus.blobs import get_blob
@@ -16,7 +14,6 @@ from mss.bus.reports import send_report
 from mss.bus.service import BusService
 from mss.bus.work import work_consumer
 from mss.core import dsn
-from mss.core.errors import UnavailableError
 from mss.db.pool import create_pool
 from mss.storage.mailbox import INBOX, delete, fetch_message, list_mailbox, store, update, usage, valid_name
 from mss.storage.retention import sweep
@@ -180,25 +177,19 @@ _REFUSED = "no such mailbox for this identity"
 _UNAVAILABLE = "directory not available, try again later"
 
 
-async def retain_forever(storage: Storage) -> None:
-    """Sweep expired content every ``retention_interval`` seconds."""
-    while True:
-        try:
-            deleted = await sweep(storage.pool, storage.service.auditor)
-            if deleted:
-                log.info("expired messages deleted", extra={"count": deleted})
-        except (asyncpg.PostgresError, OSError, UnavailableError, nats.errors.Error, TimeoutError) as exc:
-            log.warning("content retention sweep failed", extra={"error": str(exc)})
-        await asyncio.sleep(storage.settings.retention_interval)
-
-
 def build(settings: StorageSettings) -> BusService:
     """Wire the service."""
     service = BusService("storage", settings, needs=[streams.WORK, streams.BLOBS, streams.AUDIT])
     storage = Storage(service, settings)
     service.startup.append(storage.open)
     service.shutdown.append(storage.close)
-    service.background.append(lambda: retain_forever(storage))
+
+    async def retain() -> None:
+        deleted = await sweep(storage.pool, service.auditor)
+        if deleted:
+            log.info("expired messages deleted", extra={"count": deleted})
+
+    service.every(settings.retention_interval, retain)
     work_consumer(service, streams.STORAGE, DeliveryRequested, storage.on_deliver, workers=settings.workers)
     service.respond(
         subjects.MAILBOX_USAGE, subjects.STORAGE_QUEUE, storage.on_usage, settings.request_workers

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import nats.errors
 from mss.bus import streams, subjects
 from mss.bus.codec import decode, encode
 from mss.bus.service import BusService
@@ -34,7 +32,7 @@ def build(settings: TracingSettings) -> BusService:
     pools: list[asyncpg.Pool] = []
     sessions: list[Sessions] = []
     partitions = Partitions()
-    anchors = Anchors(service)
+    anchors: list[Anchors] = []
     signer = Signer.load(settings.export_key_file) if settings.export_key_file else None
 
     def pool() -> asyncpg.Pool:
@@ -42,6 +40,7 @@ def build(settings: TracingSettings) -> BusService:
 
     async def open_pool() -> None:
         pools.append(await create_pool(settings))
+        anchors.append(Anchors(service.js, settings.request_timeout))
         lifetime = timedelta(hours=settings.session_hours)
         sessions.append(Sessions(pools[0], lifetime, Cost(log2_n=settings.password_cost)))
 
@@ -54,7 +53,8 @@ def build(settings: TracingSettings) -> BusService:
 
     async def on_verify(body: bytes, headers: dict[str, str]) -> bytes:
         request = decode(AuditVerifyRequest, body)
-        verdicts = await verify(pool(), request.tenant_id or None, anchors)
+        stale = timedelta(seconds=3 * settings.anchor_interval + 60)
+        verdicts = await verify(pool(), request.tenant_id or None, anchors[0], stale)
         broken = [v.tenant_id for v in verdicts if v.problem]
         report = log.warning if broken else log.info
         report(
@@ -68,22 +68,13 @@ def build(settings: TracingSettings) -> BusService:
         ]
         return encode(AuditVerifyReply(chains=reports))
 
-    async def anchor_forever() -> None:
-        while True:
-            try:
-                await anchors.publish(pool())
-            except (asyncpg.PostgresError, OSError, nats.errors.Error, TimeoutError) as exc:
-                log.warning("chain heads not anchored", extra={"error": str(exc)})
-            await asyncio.sleep(settings.anchor_interval)
+    async def anchor() -> None:
+        await anchors[0].publish(pool())
 
-    async def retain_forever() -> None:
-        while True:
-            try:
-                for purge in await sweep(pool(), datetime.now(UTC), settings.unattributed_retention_months):
-                    log.info("audit events purged", extra={"tenant": purge.tenant_id, "last": purge.last})
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.warning("retention sweep failed", extra={"error": str(exc)})
-            await asyncio.sleep(settings.retention_interval)
+    async def retain() -> None:
+        now, months = datetime.now(UTC), settings.unattributed_retention_months
+        for purge in await sweep(pool(), now, months, anchors[0].purged):
+            log.info("audit events purged", extra={"tenant": purge.tenant_id, "last": purge.last})
 
     service.startup.append(open_pool)
     service.shutdown.append(close_pool)
@@ -95,8 +86,8 @@ def build(settings: TracingSettings) -> BusService:
     patient_key = settings.patient_hash_key.get_secret_value().encode()
     api = AuditApi(pool, lambda: sessions[0], signer, patient_key, failures)
     api.mount(service.http)
-    service.background.append(retain_forever)
-    service.background.append(anchor_forever)
+    service.every(settings.retention_interval, retain)
+    service.every(settings.anchor_interval, anchor)
     service.respond(subjects.AUDIT_VERIFY, subjects.TRACING_QUEUE, on_verify, 2)
     batch_consumer(
         service, streams.TRACING, AuditEvent, on_events, batch=settings.batch, linger=settings.linger

@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 from mss.bus import subjects
-from mss.tracing.anchors import Anchors
+from mss.tracing.anchors import Anchors, Point
 
 GENESIS = "0" * 64
 """The "previous hash" of the first event of a chain."""
@@ -69,10 +69,15 @@ class Verdict:
 
 
 async def verify(
-    pool: asyncpg.Pool, tenant_id: str | None = None, anchors: Anchors | None = None
+    pool: asyncpg.Pool,
+    tenant_id: str | None = None,
+    anchors: Anchors | None = None,
+    unanchored_for: timedelta | None = None,
 ) -> list[Verdict]:
     """Recompute every chain (or one) from the stored events, in chain order, and check each against
-    every head anchored outside the database (mss.tracing.anchors)."""
+    what was anchored outside the database (mss.tracing.anchors): every head anchored, and the start
+    the last retention purge recorded. A chain with events older than ``unanchored_for`` and no anchor
+    at all is a problem too (its anchors are gone)."""
     heads = await pool.fetch(
         "SELECT tenant_id, seq, hash, purged_seq, purged_hash FROM audit_chain"
         " WHERE $1::text IS NULL OR tenant_id = $1 ORDER BY tenant_id",
@@ -80,8 +85,13 @@ async def verify(
     )
     verdicts = []
     for head in heads:
-        points = await anchors.of(head["tenant_id"]) if anchors else {}
-        verdicts.append(await _verify_one(pool, head, points))
+        if anchors is None:
+            verdicts.append(await _verify_one(pool, head, {}))
+            continue
+        points = await anchors.of(head["tenant_id"])
+        start = await _start_problem(head, await anchors.last_purge(head["tenant_id"]), points)
+        verdict = await _verify_one(pool, head, points, unanchored_for)
+        verdicts.append(Verdict(head["tenant_id"], verdict.events, start) if start else verdict)
     if anchors is not None and tenant_id is None:
         known = {subjects.audit_anchor(head["tenant_id"]) for head in heads}
         for subject in sorted(await anchors.chains() - known):
@@ -89,14 +99,35 @@ async def verify(
     return verdicts
 
 
+async def _start_problem(
+    head: asyncpg.Record, purge: tuple[int, str] | None, points: dict[int, Point]
+) -> str:
+    """Why the chain's start cannot be trusted, or "". A purge records the start before it commits,
+    so a start behind the last recorded one is a purge that did not commit; one beyond it, or one
+    without any record, was set by someone else."""
+    start, start_hash = head["purged_seq"], head["purged_hash"]
+    if start == 0:
+        return ""
+    if purge is None or start > purge[0] or (start == purge[0] and start_hash != purge[1]):
+        return f"the chain starts at #{start}, which no retention purge recorded: events were cut"
+    anchored = points.get(start)
+    if anchored is not None and anchored[0] != start_hash:
+        return f"the chain's start #{start} differs from its anchor of {anchored[1]}"
+    return ""
+
+
 async def _verify_one(
-    pool: asyncpg.Pool, head: asyncpg.Record, points: dict[int, tuple[str, str]]
+    pool: asyncpg.Pool,
+    head: asyncpg.Record,
+    points: dict[int, Point],
+    unanchored_for: timedelta | None = None,
 ) -> Verdict:
     """Recompute one chain from where retention left it (its start) to its head, meeting each
     anchored head on the way."""
     tenant, last = head["tenant_id"], head["seq"]
     previous, expected, count = head["purged_hash"], head["purged_seq"] + 1, 0
     anchored = max((seq for seq in points if seq > head["purged_seq"]), default=0)
+    oldest: datetime | None = None
     async with pool.acquire() as conn, conn.transaction(readonly=True):
         async for row in conn.cursor(
             f"SELECT {', '.join(FIELDS + OPTIONAL)}, chain_seq, prev_hash, hash FROM audit_events"  # noqa: S608 (constant)
@@ -104,6 +135,7 @@ async def _verify_one(
             tenant,
         ):
             count += 1
+            oldest = row["at"] if oldest is None else min(oldest, row["at"])
             if row["chain_seq"] != expected:
                 return Verdict(
                     tenant, count, f"event #{expected} is missing (next found: #{row['chain_seq']})"
@@ -120,4 +152,7 @@ async def _verify_one(
     if anchored > last:
         problem = f"the chain ends at #{last}, its anchor of {points[anchored][1]} says #{anchored}"
         return Verdict(tenant, count, problem, anchored)
+    stale = unanchored_for is not None and oldest is not None and oldest < datetime.now(UTC) - unanchored_for
+    if stale and not points:
+        return Verdict(tenant, count, f"no anchor of events since {oldest}: were the anchors removed?")
     return Verdict(tenant, count, anchored_seq=anchored)

@@ -8,6 +8,7 @@ establishment leave the search tables. Each purge is written to the access log."
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,7 +29,13 @@ class Purge:
     cutoff: datetime
 
 
-async def sweep(pool: asyncpg.Pool, now: datetime, unattributed_months: int) -> list[Purge]:
+Recorder = Callable[[str, int, str], Awaitable[None]]
+"""Records a chain's new start (establishment, number, hash) outside the database, before it commits."""
+
+
+async def sweep(
+    pool: asyncpg.Pool, now: datetime, unattributed_months: int, record: Recorder | None = None
+) -> list[Purge]:
     """Purge every establishment's expired events (not those on legal hold), and the events without an
     establishment after ``unattributed_months`` (unless some establishment is on hold: they may be
     part of its messages)."""
@@ -45,7 +52,7 @@ async def sweep(pool: asyncpg.Pool, now: datetime, unattributed_months: int) -> 
     )
     purges = []
     for tenant in tenants:
-        purge = await purge_chain(pool, tenant["id"], tenant["cutoff"])
+        purge = await purge_chain(pool, tenant["id"], tenant["cutoff"], record)
         if purge is not None:
             purges.append(purge)
             await log_access(
@@ -59,8 +66,11 @@ async def sweep(pool: asyncpg.Pool, now: datetime, unattributed_months: int) -> 
     return purges
 
 
-async def purge_chain(pool: asyncpg.Pool, tenant: str, cutoff: datetime) -> Purge | None:
-    """Remove the events of ``tenant``'s chain before ``cutoff`` (None when there are none)."""
+async def purge_chain(
+    pool: asyncpg.Pool, tenant: str, cutoff: datetime, record: Recorder | None = None
+) -> Purge | None:
+    """Remove the events of ``tenant``'s chain before ``cutoff`` (None when there are none); the new
+    start is recorded by ``record`` before the transaction commits."""
     async with pool.acquire() as conn, conn.transaction():
         head = await conn.fetchrow(
             "SELECT seq, purged_seq FROM audit_chain WHERE tenant_id = $1 FOR UPDATE", tenant
@@ -92,6 +102,8 @@ async def purge_chain(pool: asyncpg.Pool, tenant: str, cutoff: datetime) -> Purg
             last_hash,
         )
         await _forget(conn, tenant, sorted({r["message_id"] for r in gone}))
+        if record is not None:
+            await record(tenant, last, last_hash)
         return Purge(tenant, head["purged_seq"] + 1, last, cutoff)
 
 
