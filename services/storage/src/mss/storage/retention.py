@@ -1,6 +1,7 @@
 """Retention of hosted message content: each establishment may keep its mailboxes' messages for a
 number of days (``tenants.content_retention_days``; none: until their owners delete them). A legal
-hold suspends it. Each expired message is audited before it is deleted, under an event id derived
+hold suspends it. Each expired message is audited, then deleted, in one transaction that holds its
+establishment's row: a hold being placed waits for it, or wins before it. The event id is derived
 from the mailbox and message, so that a sweep cut short and run again records it once."""
 
 from __future__ import annotations
@@ -17,17 +18,18 @@ WHERE t.content_retention_days IS NOT NULL AND NOT t.legal_hold
 ORDER BY s.stored_at
 LIMIT $1
 """
-_DELETE = """
-DELETE FROM stored_messages s USING tenants t
-WHERE t.id = s.tenant_id AND s.mailbox = $1 AND s.message_id = $2
+_STILL_EXPIRED = """
+SELECT 1 FROM stored_messages s JOIN tenants t ON t.id = s.tenant_id
+WHERE s.mailbox = $1 AND s.message_id = $2
     AND t.content_retention_days IS NOT NULL AND NOT t.legal_hold
     AND s.stored_at < now() - make_interval(days => t.content_retention_days)
+FOR UPDATE OF s, t
 """
 
 
 async def sweep(pool: asyncpg.Pool, auditor: Auditor, batch: int = 500) -> int:
-    """Delete every expired message (re-checked at deletion: a hold placed meanwhile wins); return how
-    many went."""
+    """Delete every expired message (checked again under lock: a hold placed meanwhile wins); return
+    how many went."""
     deleted = 0
     while rows := await pool.fetch(_EXPIRED, batch):
         for row in rows:
@@ -39,8 +41,15 @@ async def sweep(pool: asyncpg.Pool, auditor: Auditor, batch: int = 500) -> int:
                 reason=f"content retention of {row['days']} days",
             )
             event.event_id = f"expired:{row['mailbox']}:{row['message_id']}"
-            await auditor.emit(event)
-            if await pool.execute(_DELETE, row["mailbox"], row["message_id"]) == "DELETE 1":
+            async with pool.acquire() as conn, conn.transaction():
+                if not await conn.fetchval(_STILL_EXPIRED, row["mailbox"], row["message_id"]):
+                    continue
+                await auditor.emit(event)
+                await conn.execute(
+                    "DELETE FROM stored_messages WHERE mailbox = $1 AND message_id = $2",
+                    row["mailbox"],
+                    row["message_id"],
+                )
                 deleted += 1
         if len(rows) < batch:
             break
