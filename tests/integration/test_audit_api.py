@@ -271,3 +271,43 @@ async def test_the_audit_api_can_be_served_over_https_only(
         with pytest.raises(aiohttp.ClientError):
             async with http.get(f"http://127.0.0.1:{port}/api/v1/openapi.json") as r:
                 await r.read()
+
+
+async def test_behind_a_trusted_proxy_the_client_is_the_forwarded_address(
+    audit_site: Site, nats_server: RunningNats, database_url: str
+) -> None:
+    """A second tracing replica, told that loopback is its ingress controller: the access log and the
+    sign-in limits see the forwarded client, so one client's failures pause that client only."""
+    port = free_port()
+    settings = TracingSettings(
+        nats_url=nats_server.url,
+        database_url=database_url,
+        http_port=port,
+        password_cost=10,
+        sign_in_max_failures=1,  # per login; ten per address
+        trusted_proxies=["127.0.0.1/32"],  # type: ignore[list-item]
+    )
+    url = f"http://127.0.0.1:{port}/api/v1/session"
+    async with running(build_tracing(settings)), aiohttp.ClientSession() as http:
+
+        async def attempt(login: str, password: str, client: str) -> int:
+            headers = {"X-Forwarded-For": f"203.0.113.99, {client}"}  # the first is whatever the client said
+            async with http.post(url, json={"login": login, "password": password}, headers=headers) as r:
+                return r.status
+
+        for n in range(10):  # ten failed logins from one client: that client is paused
+            assert await attempt(f"nobody-{n}-{audit_site.suffix}", "guess", "198.51.100.7") == 401
+        assert await attempt(audit_site.login("dpo-a"), PASSWORD, "198.51.100.7") == 429
+        assert await attempt(audit_site.login("dpo-a"), PASSWORD, "198.51.100.8") == 200  # another is not
+    conn = await asyncpg.connect(database_url)
+    try:
+        peers = await conn.fetch(
+            "SELECT peer, outcome FROM audit_access_log WHERE login = $1 ORDER BY seq DESC LIMIT 2",
+            audit_site.login("dpo-a"),
+        )
+    finally:
+        await conn.close()
+    assert [(r["peer"], r["outcome"]) for r in peers] == [
+        ("198.51.100.8", "ok"),
+        ("198.51.100.7", "throttled"),
+    ]

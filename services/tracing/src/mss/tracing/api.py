@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -147,6 +148,26 @@ def _logged(request: web.Request) -> str:
     return request.path + ("?" + urlencode(query) if query else "")
 
 
+def client_address(request: web.Request, proxies: list[IPv4Network | IPv6Network]) -> str:
+    """The client's address: the connection's, or, when it comes from a trusted proxy (an ingress
+    controller), the last address of X-Forwarded-For that is not itself a trusted proxy."""
+    remote = request.remote or ""
+
+    def trusted(address: str) -> bool:
+        try:
+            return any(ip_address(address) in network for network in proxies)
+        except ValueError:
+            return False
+
+    if not proxies or not trusted(remote):
+        return remote
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
+    for address in reversed(forwarded):
+        if not trusted(address):
+            return address[:64]
+    return remote
+
+
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status)
 
@@ -161,8 +182,10 @@ class AuditApi:
         signer: Signer | None,
         patient_key: bytes,
         failures: tuple[FailureLimiter, FailureLimiter],
+        proxies: list[IPv4Network | IPv6Network] | None = None,
     ) -> None:
         self.pool = pool
+        self.proxies = proxies or []
         self.failures = failures
         """Per login, and per client address (which tolerates more: many people share an address)."""
         self.sessions = sessions
@@ -312,7 +335,7 @@ class AuditApi:
             viewer, _ = await self.viewer(request)
             if viewer is None:
                 return _error(401, "mss.unauthorised", "sign in first")
-            peer = request.remote or ""
+            peer = client_address(request, self.proxies)
             target = _logged(request)
             outcome = "error"  # until the handler returns
             try:
@@ -353,7 +376,7 @@ class AuditApi:
         return handle
 
     async def sign_in(self, request: web.Request) -> web.Response:
-        peer = request.remote or ""
+        peer = client_address(request, self.proxies)
         try:
             raw = await request.content.read(_MAX_BODY + 1)
             credentials = Credentials.model_validate_json(raw[:_MAX_BODY])
@@ -380,7 +403,14 @@ class AuditApi:
         if viewer is None:
             return _error(401, "mss.unauthorised", "sign in first")
         await self.sessions().sign_out(token)
-        await log_access(self.pool(), viewer.login, "sign out", "", viewer=viewer, peer=request.remote or "")
+        await log_access(
+            self.pool(),
+            viewer.login,
+            "sign out",
+            "",
+            viewer=viewer,
+            peer=client_address(request, self.proxies),
+        )
         return web.Response(status=204)
 
     async def export_key(self, _: web.Request) -> web.Response:

@@ -84,7 +84,7 @@ def build(settings: TracingSettings) -> BusService:
         FailureLimiter(10 * settings.sign_in_max_failures, window),
     )
     patient_key = settings.patient_hash_key.get_secret_value().encode()
-    api = AuditApi(pool, lambda: sessions[0], signer, patient_key, failures)
+    api = AuditApi(pool, lambda: sessions[0], signer, patient_key, failures, settings.trusted_proxies)
     api.mount(service.http)
     service.every(settings.retention_interval, retain)
     service.every(settings.anchor_interval, anchor)

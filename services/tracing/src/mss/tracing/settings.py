@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 from mss.core.settings import DatabaseSettings
@@ -28,6 +29,11 @@ class TracingSettings(DatabaseSettings):
     )
     sign_in_failure_window: float = Field(
         default=300.0, gt=0, description="Seconds over which failed sign-ins are counted"
+    )
+    trusted_proxies: list[IPv4Network | IPv6Network] = Field(
+        default_factory=list,
+        description="Networks of the proxies in front (an ingress controller), whose X-Forwarded-For gives"
+        " the client's address for sign-in limits and the access log; none: the connection's address",
     )
     export_key_file: Path | None = Field(
         default=None, description="Ed25519 private key (PEM) signing audit exports; none: no export"
