@@ -145,12 +145,16 @@ class BusService:
         """Ask the service to stop (drains in-flight work)."""
         self._stop.set()
 
-    def every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
-        """Run ``job`` now and then every ``seconds`` until the service stops, as a job that ends by
-        itself (never cancelled in the middle: nats-py may swallow a cancellation and carry on). A
-        job that raises is logged and run again at the next period."""
+    def every(self, seconds: float, job: Callable[[], Awaitable[None]], *, now: bool = True) -> None:
+        """Run ``job`` now (or, with ``now=False``, first after ``seconds``) and then every ``seconds``
+        until the service stops, as a job that ends by itself (never cancelled in the middle: nats-py
+        may swallow a cancellation and carry on). A job that raises is logged and run again at the
+        next period."""
 
         async def periodically() -> None:
+            if not now:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), seconds)
             while not self.stopped:
                 try:
                     await job()

@@ -73,16 +73,12 @@ class Egress:
         files = self.settings.tls_files()
         self.tls = client_context(files) if files is not None else None
 
-    async def reload_tls_forever(self) -> None:
-        """Re-read the TLS files every ``tls_reload_interval`` seconds; keep the old ones on error."""
-        if self.settings.tls_reload_interval <= 0:
-            return
-        while True:
-            await asyncio.sleep(self.settings.tls_reload_interval)
-            try:
-                self.load_tls()
-            except Exception:
-                log.exception("TLS files not reloaded; the previous ones stay in use")
+    async def reload_tls(self) -> None:
+        """Re-read the TLS files; keep the old ones on error."""
+        try:
+            self.load_tls()
+        except Exception:
+            log.exception("TLS files not reloaded; the previous ones stay in use")
 
     async def close_idle_forever(self) -> None:
         """Close connections idle for too long (background job)."""
@@ -437,7 +433,8 @@ def build(settings: EgressSettings) -> BusService:
     work_consumer(service, streams.EGRESS, DeliveryRequested, egress.on_deliver, workers=settings.workers)
     work_consumer(service, streams.REPORTS, DeliveryRequested, egress.on_report, workers=4)
     service.background.append(egress.close_idle_forever)
-    service.background.append(egress.reload_tls_forever)
+    if settings.tls_reload_interval > 0:
+        service.every(settings.tls_reload_interval, egress.reload_tls, now=False)
     service.shutdown.append(egress.close_connections)
     service.respond(subjects.QUEUE, subjects.EGRESS_QUEUE, QueueOperations(service).on_request, 4)
     return service

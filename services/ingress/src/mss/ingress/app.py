@@ -22,6 +22,7 @@ def build(settings: IngressSettings) -> BusService:
     }
     listeners = Listeners(handlers, settings)
     service.startup.append(listeners.start)
-    service.background.append(listeners.reload_forever)
+    if settings.tls_reload_interval > 0:
+        service.every(settings.tls_reload_interval, listeners.reload_tls, now=False)
     service.stopping.append(listeners.stop)
     return service

@@ -76,16 +76,12 @@ class Listeners:
                 extra={"listener": Listener.Name(listener), "address": f"{self.settings.smtp_host}:{port}"},
             )
 
-    async def reload_forever(self) -> None:
-        """Re-read the TLS files periodically (a new CRL, a renewed certificate); keep the old on error."""
-        if self.settings.tls_reload_interval <= 0:
-            return
-        while True:
-            await asyncio.sleep(self.settings.tls_reload_interval)
-            try:
-                self.load_tls()
-            except Exception:
-                log.exception("TLS files not reloaded; the previous ones stay in use")
+    async def reload_tls(self) -> None:
+        """Re-read the TLS files (a new CRL, a renewed certificate); keep the old ones on error."""
+        try:
+            self.load_tls()
+        except Exception:
+            log.exception("TLS files not reloaded; the previous ones stay in use")
 
     async def stop(self) -> None:
         """Stop accepting connections, then wait for open sessions to end (bounded)."""
