@@ -48,19 +48,22 @@ class Viewer:
         return self.role == "ght_admin"
 
 
+_VIEWER = """
+SELECT a.login, a.role, a.ght_id,
+    CASE WHEN a.tenant_id IS NOT NULL THEN ARRAY[a.tenant_id]
+        ELSE ARRAY(SELECT t.id FROM tenants t WHERE t.ght_id = a.ght_id ORDER BY t.id) END AS tenants
+FROM audit_accounts a
+"""
+"""An account and the establishments it sees (its own, or every one of its GHT), in one query."""
+
+
+def _viewer(row: asyncpg.Record | None) -> Viewer | None:
+    return None if row is None else Viewer(row["login"], row["role"], row["ght_id"], tuple(row["tenants"]))
+
+
 async def viewer_of(conn: asyncpg.Connection | asyncpg.Pool, login: str) -> Viewer | None:
     """The Viewer of an enabled account (None if unknown or disabled)."""
-    account = await conn.fetchrow(
-        "SELECT login, role, ght_id, tenant_id FROM audit_accounts WHERE login = $1 AND NOT disabled", login
-    )
-    if account is None:
-        return None
-    if account["tenant_id"] is not None:
-        tenants = (account["tenant_id"],)
-    else:
-        rows = await conn.fetch("SELECT id FROM tenants WHERE ght_id = $1 ORDER BY id", account["ght_id"])
-        tenants = tuple(r["id"] for r in rows)
-    return Viewer(account["login"], account["role"], account["ght_id"], tenants)
+    return _viewer(await conn.fetchrow(_VIEWER + " WHERE a.login = $1 AND NOT a.disabled", login))
 
 
 def _digest(token: str) -> str:
@@ -98,11 +101,15 @@ class Sessions:
         return token, viewer
 
     async def viewer(self, token: str) -> Viewer | None:
-        """The Viewer of a live session (None if unknown, expired, or its account disabled)."""
-        login = await self.pool.fetchval(
-            "SELECT login FROM audit_sessions WHERE token_hash = $1 AND expires_at > now()", _digest(token)
+        """The Viewer of a live session (None if unknown, expired, or its account disabled): one query,
+        asked at every request."""
+        return _viewer(
+            await self.pool.fetchrow(
+                _VIEWER + " JOIN audit_sessions s ON s.login = a.login"
+                " WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT a.disabled",
+                _digest(token),
+            )
         )
-        return None if login is None else await viewer_of(self.pool, login)
 
     async def sign_out(self, token: str) -> None:
         """End a session."""

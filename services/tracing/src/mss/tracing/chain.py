@@ -89,9 +89,11 @@ async def verify(
             verdicts.append(await _verify_one(pool, head, {}))
             continue
         points = await anchors.of(head["tenant_id"])
-        start = await _start_problem(head, await anchors.last_purge(head["tenant_id"]), points)
-        verdict = await _verify_one(pool, head, points, unanchored_for)
-        verdicts.append(Verdict(head["tenant_id"], verdict.events, start) if start else verdict)
+        start = _start_problem(head, await anchors.last_purge(head["tenant_id"]), points)
+        if start:  # the recomputation would start from a point nobody vouches for
+            verdicts.append(Verdict(head["tenant_id"], 0, start))
+            continue
+        verdicts.append(await _verify_one(pool, head, points, unanchored_for))
     if anchors is not None and tenant_id is None:
         known = {subjects.audit_anchor(head["tenant_id"]) for head in heads}
         for subject in sorted(await anchors.chains() - known):
@@ -99,9 +101,7 @@ async def verify(
     return verdicts
 
 
-async def _start_problem(
-    head: asyncpg.Record, purge: tuple[int, str] | None, points: dict[int, Point]
-) -> str:
+def _start_problem(head: asyncpg.Record, purge: tuple[int, str] | None, points: dict[int, Point]) -> str:
     """Why the chain's start cannot be trusted, or "". A purge records the start before it commits,
     so a start behind the last recorded one is a purge that did not commit; one beyond it, or one
     without any record, was set by someone else."""
