@@ -666,6 +666,19 @@ def test_services_reach_named_ports(rendered: Rendered) -> None:
                 assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
 
 
+def test_the_audit_ingress_publishes_the_ui_and_api_only() -> None:
+    """The Ingress routes /ui/ and /api/ to tracing; a path that would also publish /metrics or the
+    health endpoints (such as /) is refused with a message."""
+    rendered = rendered_set("external")
+    (ingress,) = rendered.of("Ingress")
+    paths = [p["path"] for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+    assert paths == ["/ui/", "/api/"]
+    for wrong in ("/", "/metrics", "/u"):
+        hosts = [{"host": "audit.example.org", "paths": [{"path": wrong, "pathType": "Prefix"}]}]
+        with pytest.raises(helm.HelmRenderError, match="would publish more than the audit UI and API"):
+            _render({"tracing": {"ingress": {"enabled": True, "hosts": hosts}}}, f"ingress {wrong}")
+
+
 # ---- network policies --------------------------------------------------------------------------------
 
 
@@ -862,6 +875,12 @@ def test_controller_rbac_and_environment(rendered: Rendered) -> None:
     assert rules[("mss.sante.fr",), ("msstenants/status",)] >= {"update", "patch"}
     assert any("events" in resources and "create" in verbs for (_, resources), verbs in rules.items())
     assert not any("*" in verbs for verbs in rules.values())
+    secrets = [r for r in role["rules"] if "secrets" in r["resources"]]
+    names = rendered.values["controller"]["certificateSecrets"]
+    if names:  # only the certificate Secrets tenants may name, never the namespace's others
+        assert [(r["resourceNames"], r["verbs"]) for r in secrets] == [(names, ["get"])]
+    else:
+        assert secrets == []
     binding = rendered.named("RoleBinding", f"{FULLNAME}-controller")
     account = rendered.named("ServiceAccount", f"{FULLNAME}-controller")
     assert binding["roleRef"]["name"] == role["metadata"]["name"]

@@ -69,6 +69,18 @@ class Signer:
         )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (CSV injection): such text cells get a leading
+apostrophe, which spreadsheets show as text. The JSON file keeps every value as it is."""
+
+
+def cell(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv(timelines: list[dict[str, Any]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -83,7 +95,7 @@ def _csv(timelines: list[dict[str, Any]]) -> bytes:
                 "cipher": tls.get("cipher", ""),
                 "peer_subject_dn": tls.get("subject_dn", ""),
             }
-            writer.writerow([row.get(column, "") for column in CSV_COLUMNS])
+            writer.writerow([cell(row.get(column, "")) for column in CSV_COLUMNS])
     return out.getvalue().encode()
 
 
