@@ -26,14 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import nats as nats_client
 from mss.bus import streams, subjects
 from mss.bus.codec import encode, now_timestamp
 from mss.core.ids import new_queue_id
 from mss.db.migrate import migrate
 from mss.devstack.ports import free_port
 from mss.devstack.postgres import PostgresConfig, start_postgres, stop_postgres
-from mss.testing.fixtures import start_test_nats
+from mss.testing.fixtures import RunningNats, start_test_nats
 from mss.testing.inprocess import running
 from mss.tracing.app import build as build_tracing
 from mss.tracing.chain import verify
@@ -94,19 +93,19 @@ async def reference(url: str, made: list[AuditEvent]) -> float:
         await conn.close()
 
 
-async def measure(args: argparse.Namespace, url: str, nats_url: str) -> dict[str, Any]:
+async def measure(args: argparse.Namespace, url: str, nats: RunningNats) -> dict[str, Any]:
     """The three figures, against a running PostgreSQL (migrated here) and nats-server."""
     await migrate(url)
     made = events(args.events, args.tenants)
     ref = await reference(url, made)
     log(f"reference: {ref:.0f} events/s")
-    client = await nats_client.connect(nats_url)
+    client = await nats.connect()  # the harness: streams as their owners make them, events as egress
     js = client.jetstream()
     await streams.ensure_stream(js, streams.AUDIT)
     for event in made:
         await js.publish(subjects.audit("egress"), encode(event))
     conn = await asyncpg.connect(url)
-    settings = TracingSettings(nats_url=nats_url, http_port=0, database_url=url)
+    settings = TracingSettings(**nats.settings("tracing"), http_port=0, database_url=url)
     started = time.perf_counter()
     count = "SELECT count(*) FROM audit_events WHERE tenant_id LIKE 'bench-%'"
     async with running(build_tracing(settings)):
@@ -148,7 +147,7 @@ def main() -> None:
         start_postgres(postgres)
         nats = start_test_nats(Path(folder) / "nats")
         try:
-            figures = asyncio.run(measure(args, postgres.url(), nats.url))
+            figures = asyncio.run(measure(args, postgres.url(), nats))
         finally:
             nats.stop()
             stop_postgres(postgres)

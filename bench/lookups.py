@@ -35,7 +35,7 @@ from mss.bus import subjects
 from mss.bus.codec import decode, encode
 from mss.devstack.layout import Layout
 from mss.devstack.stack import Stack
-from mss.testing.fixtures import demo_seed
+from mss.testing.fixtures import connect_as, demo_seed
 from mss.v1 import AddressLookupReply, AddressLookupRequest, Listener, RecipientCheckRequest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,8 +43,10 @@ DEMO = REPO / "deploy" / "demo"
 ECHO = "bench.echo"
 ECHO_SERVER = """
 import asyncio, sys, nats
+from pathlib import Path
+from mss.bus.connection import client_options
 async def main():
-    nc = await nats.connect(sys.argv[1])
+    nc = await nats.connect(sys.argv[1], **client_options("harness", Path(sys.argv[2]), Path(sys.argv[3])))
     async def echo(msg):
         await msg.respond(msg.data)
     await nc.subscribe("bench.echo", cb=echo)
@@ -111,11 +113,11 @@ def figures(times: list[float], wall: float) -> dict[str, float]:
     }
 
 
-async def measure(layout: Layout, url: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+async def measure(stack: Stack, url: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
     rng = random.Random(7)
     addresses = await add_mailboxes(url, args.mailboxes)
     cold = iter(addresses * 2)
-    client = await nats.connect(layout.nats_url)
+    client = await connect_as(stack.nats)  # the tests' observer identity: it may ask anything
     results: dict[str, dict[str, float]] = {}
     try:
         await until_known(client, addresses[-1])
@@ -184,17 +186,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mss-bench-lookups-") as folder:
         work = Path(folder)
         layout = Layout.free(work / "mss", DEMO / "listeblanchemssante.xml")
-        stack = Stack(layout, demo_seed(layout, work), demo_mail_servers=False)
+        stack = Stack(layout, demo_seed(layout, work), demo_mail_servers=False, harness=True)
         echo = None
         try:
             print("starting a private backbone…", file=sys.stderr)
             stack.up()
             echo = subprocess.Popen(
-                [sys.executable, "-c", ECHO_SERVER, layout.nats_url], stdout=subprocess.PIPE, text=True
+                [sys.executable, "-c", ECHO_SERVER, *stack.nats.client_settings("harness").values()],
+                stdout=subprocess.PIPE,
+                text=True,
             )
             assert echo.stdout is not None
             assert echo.stdout.readline().strip() == "ready"
-            results = asyncio.run(measure(layout, stack.postgres.url(), args))
+            results = asyncio.run(measure(stack, stack.postgres.url(), args))
         finally:
             if echo is not None:
                 echo.terminate()

@@ -10,7 +10,9 @@ import nats
 import pytest
 from mss.bus import subjects
 from mss.bus.codec import decode
+from mss.bus.connection import settled
 from mss.devstack.stack import Stack
+from mss.testing.fixtures import connect_as
 from mss.v1 import AuditCode, AuditEvent
 
 
@@ -53,13 +55,13 @@ class AuditWatch:
 async def audit(backbone: Stack) -> AsyncIterator[AuditWatch]:
     """Watch the audit subjects of the backbone."""
     watch = AuditWatch()
-    client = await nats.connect(backbone.layout.nats_url)
+    client = await connect_as(backbone.nats)
 
     async def on_message(msg: nats.aio.msg.Msg) -> None:
         await watch.add(decode(AuditEvent, msg.data))
 
     await client.subscribe(f"{subjects.AUDIT_PREFIX}.>", cb=on_message)
-    await client.flush()
+    await settled(client)
     try:
         yield watch
     finally:
@@ -69,7 +71,7 @@ async def audit(backbone: Stack) -> AsyncIterator[AuditWatch]:
 @pytest.fixture
 async def bus(backbone: Stack) -> AsyncIterator[nats.NATS]:
     """A NATS client on the backbone's server."""
-    client = await nats.connect(backbone.layout.nats_url)
+    client = await connect_as(backbone.nats)
     try:
         yield client
     finally:

@@ -11,6 +11,7 @@ from mss.bus import subjects
 from mss.bus.codec import decode, encode
 from mss.devstack.stack import Stack
 from mss.testing import smtp
+from mss.testing.fixtures import signed_session
 from mss.v1 import AuditCode, MessageFetchReply, MessageFetchRequest
 
 pytestmark = pytest.mark.e2e
@@ -76,7 +77,11 @@ async def test_health_message_is_stored_and_relayed_byte_for_byte(backbone: Stac
 
     reply = await bus.request(
         subjects.MESSAGE_FETCH,
-        encode(MessageFetchRequest(identity=SAAS, mailbox=SAAS, message_id=queue_id)),
+        encode(
+            MessageFetchRequest(
+                identity=SAAS, session=signed_session(backbone, SAAS), mailbox=SAAS, message_id=queue_id
+            )
+        ),
         timeout=5,
     )
     stored = decode(MessageFetchReply, reply.data).content

@@ -14,6 +14,7 @@ from mss.bus import subjects
 from mss.bus.codec import decode, encode
 from mss.devstack.stack import Stack
 from mss.testing import smtp
+from mss.testing.fixtures import signed_session
 from mss.v1 import AuditCode, MailboxListReply, MailboxListRequest, MessageFetchReply, MessageFetchRequest
 
 pytestmark = pytest.mark.e2e
@@ -81,7 +82,11 @@ async def test_saas_mailbox_stores_the_exact_bytes(backbone: Stack, audit, bus) 
         (
             await bus.request(
                 subjects.MAILBOX_LIST,
-                encode(MailboxListRequest(identity=SAAS_PER, mailbox=SAAS_PER)),
+                encode(
+                    MailboxListRequest(
+                        identity=SAAS_PER, session=signed_session(backbone, SAAS_PER), mailbox=SAAS_PER
+                    )
+                ),
                 timeout=5,
             )
         ).data,
@@ -92,7 +97,14 @@ async def test_saas_mailbox_stores_the_exact_bytes(backbone: Stack, audit, bus) 
         (
             await bus.request(
                 subjects.MESSAGE_FETCH,
-                encode(MessageFetchRequest(identity=SAAS_PER, mailbox=SAAS_PER, message_id=queue_id)),
+                encode(
+                    MessageFetchRequest(
+                        identity=SAAS_PER,
+                        session=signed_session(backbone, SAAS_PER),
+                        mailbox=SAAS_PER,
+                        message_id=queue_id,
+                    )
+                ),
                 timeout=5,
             )
         ).data,
@@ -109,7 +121,11 @@ async def test_someone_of_another_establishment_cannot_list_the_mailbox(backbone
         (
             await bus.request(
                 subjects.MAILBOX_LIST,
-                encode(MailboxListRequest(identity=PROXY_PER, mailbox=SAAS_PER)),
+                encode(
+                    MailboxListRequest(
+                        identity=PROXY_PER, session=signed_session(backbone, PROXY_PER), mailbox=SAAS_PER
+                    )
+                ),
                 timeout=5,
             )
         ).data,
@@ -268,7 +284,9 @@ async def test_a_hosted_sender_keeps_a_copy_in_its_sent_folder(backbone: Stack, 
     queue_id = reply.rsplit(" ", 1)[1]
     kept = await audit.wait_for(queue_id, AuditCode.AUDIT_CODE_STORED, SAAS_PER)
     assert kept.reason == "sender's copy kept in Sent"
-    request = MailboxListRequest(identity=SAAS_PER, mailbox=SAAS_PER, folder="Sent")
+    request = MailboxListRequest(
+        identity=SAAS_PER, session=signed_session(backbone, SAAS_PER), mailbox=SAAS_PER, folder="Sent"
+    )
     listing = decode(
         MailboxListReply, (await bus.request(subjects.MAILBOX_LIST, encode(request), timeout=5)).data
     )

@@ -24,7 +24,7 @@ from mss.devstack.pki import Issued, LocalPki
 from mss.devstack.ports import free_port
 from mss.devstack.stack import Stack
 from mss.testing import smtp
-from mss.testing.fixtures import DEMO, demo_seed
+from mss.testing.fixtures import DEMO, demo_seed, permission_violations, signed_session
 from mss.testing.postfix import PostfixPeer, Route, require_postfix
 from mss.v1 import AuditCode, AuditEvent, MessageFetchReply, MessageFetchRequest
 
@@ -111,7 +111,7 @@ def backbone(space: TrustSpace) -> Iterator[Stack]:
         peer_domain=DOMAIN,
         peer_operator=space.postfix_peer_port,
     )
-    stack = Stack(layout, demo_seed(layout, space.home), demo_mail_servers=False)
+    stack = Stack(layout, demo_seed(layout, space.home), demo_mail_servers=False, harness=True)
     try:
         stack.up()
         assert stack.pki is not None
@@ -119,6 +119,7 @@ def backbone(space: TrustSpace) -> Iterator[Stack]:
         yield stack
     finally:
         stack.down()
+    assert not permission_violations(stack.nats), "\n".join(permission_violations(stack.nats))
 
 
 def operator(folder: Path, space: TrustSpace, backbone: Stack, identity: Issued, **options) -> PostfixPeer:
@@ -146,7 +147,9 @@ def postfix(
         yield peer
 
 
-async def test_postfix_relays_to_us_over_mutual_tls(postfix: PostfixPeer, audit, bus) -> None:
+async def test_postfix_relays_to_us_over_mutual_tls(
+    postfix: PostfixPeer, backbone: Stack, audit, bus
+) -> None:
     content = message("postfix-to-mss", DOCTOR, SAAS)
     queue_id = await postfix.submit(DOCTOR, [SAAS], content)
 
@@ -163,7 +166,11 @@ async def test_postfix_relays_to_us_over_mutual_tls(postfix: PostfixPeer, audit,
     await audit.wait_for(mss_id, AuditCode.AUDIT_CODE_STORED, SAAS)
     reply = await bus.request(
         subjects.MESSAGE_FETCH,
-        encode(MessageFetchRequest(identity=SAAS, mailbox=SAAS, message_id=mss_id)),
+        encode(
+            MessageFetchRequest(
+                identity=SAAS, session=signed_session(backbone, SAAS), mailbox=SAAS, message_id=mss_id
+            )
+        ),
         timeout=5,
     )
     fetched = decode(MessageFetchReply, reply.data)

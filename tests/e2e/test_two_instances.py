@@ -13,14 +13,13 @@ from collections import Counter
 from collections.abc import Iterator
 
 import asyncpg
-import nats
 import pytest
 from mss.bus import streams, subjects
 from mss.cli.__main__ import run as mss
 from mss.cli.settings import CliSettings
 from mss.devstack.stack import Stack
 from mss.testing import smtp
-from mss.testing.fixtures import relayed_ids, running_backbone
+from mss.testing.fixtures import connect_as, relayed_ids, running_backbone
 
 pytestmark = pytest.mark.e2e
 
@@ -80,7 +79,7 @@ async def test_each_pair_handles_every_message_exactly_once(stack: Stack) -> Non
     sent = await send_all(stack)
     expected = set(sent)
     assert len(expected) == TOTAL
-    client = await nats.connect(stack.layout.nats_url)
+    client = await connect_as(stack.nats)
     conn = await asyncpg.connect(stack.postgres.url())
     try:
         js = client.jetstream()
@@ -146,5 +145,5 @@ async def test_each_pair_handles_every_message_exactly_once(stack: Stack) -> Non
 
     # Two tracing instances appended to the same chains at once: the chains still hold.
     out = io.StringIO()
-    status = await mss(["audit", "verify"], CliSettings(nats_url=stack.layout.nats_url), out)
+    status = await mss(["audit", "verify"], CliSettings(**stack.nats.client_settings("ops")), out)
     assert status == 0, out.getvalue()

@@ -129,7 +129,7 @@ def until() -> object:
 @pytest.fixture
 async def bus(nats_server: RunningNats) -> AsyncIterator[nats.NATS]:
     """A client on the test's server, holding the streams the services own."""
-    client = await nats.connect(nats_server.url)
+    client = await nats_server.connect()
     for spec in streams.ALL:
         await streams.ensure_stream(client.jetstream(), spec)
     try:
@@ -198,7 +198,7 @@ async def dialogue(
     await bus.subscribe(subjects.audit("ingress"), cb=on_audit)
     await bus.subscribe(subjects.audit("policy"), cb=on_policy_audit)
     ingress = IngressSettings(
-        nats_url=nats_server.url,
+        **nats_server.settings("ingress"),
         http_port=0,
         peer_port=free_port(),
         submission_port=free_port(),
@@ -209,20 +209,20 @@ async def dialogue(
         **ingress_overrides,  # type: ignore[arg-type]
     )
     directory = DirectorySettings(
-        nats_url=nats_server.url,
+        **nats_server.settings("directory"),
         http_port=0,
         database_url=database_url,
         registry_refresh=0.1,
         **directory_overrides,  # type: ignore[arg-type]
     )
     policy = PolicySettings(
-        nats_url=nats_server.url,
+        **nats_server.settings("policy"),
         http_port=0,
         trust_list_path=DEMO / "listeblanchemssante.xml",
         directory_cache_ttl=0,  # a rule changed by a test applies to the next command
         **policy_overrides,  # type: ignore[arg-type]
     )
-    storage = StorageSettings(nats_url=nats_server.url, http_port=0, database_url=database_url)
+    storage = StorageSettings(**nats_server.settings("storage"), http_port=0, database_url=database_url)
     async with (
         running(build_directory(directory)),
         running(build_policy(policy)),
@@ -251,7 +251,7 @@ async def audit_site(nats_server: RunningNats, database_url: str, tmp_path: Path
         key_file = export_key(tmp_path / "export-key.pem")
         port = free_port()
         settings = TracingSettings(
-            nats_url=nats_server.url,
+            **nats_server.settings("tracing"),
             database_url=database_url,
             http_port=port,
             linger=0.05,
@@ -262,7 +262,7 @@ async def audit_site(nats_server: RunningNats, database_url: str, tmp_path: Path
         one, two = f"01ONE{suffix.upper()}", f"01TWO{suffix.upper()}"
         events = messages(names, one, two, datetime.now(UTC) - timedelta(hours=1))
         async with running(build_tracing(settings)):
-            bus = await nats.connect(nats_server.url)
+            bus = await nats_server.connect()
             try:
                 for event in events:
                     await bus.jetstream().publish(subjects.audit(event.service), encode(event))

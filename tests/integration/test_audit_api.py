@@ -257,7 +257,7 @@ async def test_the_audit_api_can_be_served_over_https_only(
     server.private_key_pem.write_to_path(key)
     port = free_port()
     settings = TracingSettings(
-        nats_url=nats_server.url,
+        **nats_server.settings("tracing"),
         database_url=database_url,
         http_port=port,
         http_tls_cert_file=cert,
@@ -280,7 +280,7 @@ async def test_behind_a_trusted_proxy_the_client_is_the_forwarded_address(
     sign-in limits see the forwarded client, so one client's failures pause that client only."""
     port = free_port()
     settings = TracingSettings(
-        nats_url=nats_server.url,
+        **nats_server.settings("tracing"),
         database_url=database_url,
         http_port=port,
         password_cost=10,

@@ -55,9 +55,9 @@ async def stored(conn: asyncpg.Connection, tenant: str, count: int) -> None:
     raise AssertionError(f"{tenant}: fewer than {count} events stored")
 
 
-async def verify(nats_url: str, tenant: str) -> tuple[int, str]:
+async def verify(ops: dict[str, str], tenant: str) -> tuple[int, str]:
     out = io.StringIO()
-    status = await mss(["audit", "verify", "--tenant", tenant], CliSettings(nats_url=nats_url), out)
+    status = await mss(["audit", "verify", "--tenant", tenant], CliSettings(**ops), out)
     return status, out.getvalue()
 
 
@@ -65,7 +65,9 @@ async def test_verify_finds_a_changed_and_a_removed_event(
     nats_server: RunningNats, database_url: str, bus: nats.NATS
 ) -> None:
     changed, removed = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
-    settings = TracingSettings(nats_url=nats_server.url, http_port=0, database_url=database_url, linger=0.05)
+    settings = TracingSettings(
+        **nats_server.settings("tracing"), http_port=0, database_url=database_url, linger=0.05
+    )
     conn = await asyncpg.connect(database_url)
     try:
         async with running(build_tracing(settings)):
@@ -73,7 +75,7 @@ async def test_verify_finds_a_changed_and_a_removed_event(
             gone = await publish(bus, removed, 3)
             await stored(conn, changed, 3)
             await stored(conn, removed, 3)
-            assert await verify(nats_server.url, changed) == (0, f"{changed}\t3 events\tholds\n")
+            assert await verify(nats_server.settings("ops"), changed) == (0, f"{changed}\t3 events\tholds\n")
             with pytest.raises(asyncpg.RaiseError, match="append-only"):
                 await conn.execute("UPDATE audit_events SET reason = 'nothing' WHERE event_id = $1", ids[1])
             await conn.execute("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
@@ -82,9 +84,9 @@ async def test_verify_finds_a_changed_and_a_removed_event(
                 await conn.execute("DELETE FROM audit_events WHERE event_id = $1", gone[0])
             finally:
                 await conn.execute("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only")
-            status, out = await verify(nats_server.url, changed)
+            status, out = await verify(nats_server.settings("ops"), changed)
             assert (status, out) == (1, f"{changed}\t2 events\tevent #2 ({ids[1]}) was changed\n")
-            status, out = await verify(nats_server.url, removed)
+            status, out = await verify(nats_server.settings("ops"), removed)
             assert (status, out) == (1, f"{removed}\t1 events\tevent #1 is missing (next found: #2)\n")
             await publish(bus, changed, 1)  # the chain goes on after the break
             await stored(conn, changed, 4)
@@ -124,7 +126,11 @@ async def test_a_chain_rewritten_hashes_and_all_still_differs_from_its_anchor(
 ) -> None:
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     settings = TracingSettings(
-        nats_url=nats_server.url, http_port=0, database_url=database_url, linger=0.05, anchor_interval=0.05
+        **nats_server.settings("tracing"),
+        http_port=0,
+        database_url=database_url,
+        linger=0.05,
+        anchor_interval=0.05,
     )
     conn = await asyncpg.connect(database_url)
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
@@ -133,7 +139,7 @@ async def test_a_chain_rewritten_hashes_and_all_still_differs_from_its_anchor(
             await publish(bus, tenant, 3)
             await stored(conn, tenant, 3)
             for _ in range(500):  # until the head is anchored
-                status, out = await verify(nats_server.url, tenant)
+                status, out = await verify(nats_server.settings("ops"), tenant)
                 if out.endswith("anchored up to #3\n"):
                     break
                 await asyncio.sleep(0.02)
@@ -142,7 +148,7 @@ async def test_a_chain_rewritten_hashes_and_all_still_differs_from_its_anchor(
             assert await chain_verify(pool, tenant) == [
                 Verdict(tenant, 3)
             ]  # the database alone says it holds
-            status, out = await verify(nats_server.url, tenant)
+            status, out = await verify(nats_server.settings("ops"), tenant)
             # the anchor taken at #2 or #3, whichever the loop caught, no longer matches
             assert status == 1
             rewritten = r"event #[23] differs from its anchor of \S+: the chain was rewritten"
@@ -157,7 +163,11 @@ async def test_a_chain_cut_at_its_beginning_or_never_anchored_is_found(
 ) -> None:
     cut, unanchored = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
     settings = TracingSettings(
-        nats_url=nats_server.url, http_port=0, database_url=database_url, linger=0.05, anchor_interval=0.05
+        **nats_server.settings("tracing"),
+        http_port=0,
+        database_url=database_url,
+        linger=0.05,
+        anchor_interval=0.05,
     )
     conn = await asyncpg.connect(database_url)
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)

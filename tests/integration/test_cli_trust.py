@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nats
 import pytest
+from mss.bus import streams
 from mss.cli.__main__ import run
 from mss.cli.settings import CliSettings
 from mss.cli.trust import import_list
@@ -42,22 +43,26 @@ class Run:
     err: str
 
 
-async def mss(nats_url: str, *args: str, timeout: float = 5.0, max_bytes: int = 20_000_000) -> Run:
+async def mss(ops: dict[str, str], *args: str, timeout: float = 5.0, max_bytes: int = 20_000_000) -> Run:
     """``mss ARGS`` through the command's own entry (argument parsing, errors, exit status)."""
     out, err = io.StringIO(), io.StringIO()
-    settings = CliSettings(nats_url=nats_url, timeout=timeout, trust_list_max_bytes=max_bytes)
+    settings = CliSettings(**ops, timeout=timeout, trust_list_max_bytes=max_bytes)
     code = await asyncio.wait_for(run(list(args), settings, out, err), 60)
     return Run(code, out.getvalue(), err.getvalue())
 
 
-async def installed(nats_url: str, *args: str) -> Run:
+async def installed(ops: dict[str, str], *args: str) -> Run:
     """``mss ARGS`` as a child process, settings from ``MSS_CLI_*`` (bounded in time)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "mss.cli",
         *args,
-        env={**os.environ, "MSS_CLI_NATS_URL": nats_url, "MSS_CLI_TIMEOUT": "5"},
+        env={
+            **os.environ,
+            **{f"MSS_CLI_{key.upper()}": value for key, value in ops.items()},
+            "MSS_CLI_TIMEOUT": "5",
+        },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -77,6 +82,12 @@ async def current(bus: nats.NATS) -> Stored:
     return stored
 
 
+@pytest.fixture
+async def bucket(bus: nats.NATS) -> None:
+    """The list's bucket, created as policy, its owner, creates it when it starts."""
+    await streams.ensure_bucket(bus.jetstream(), streams.TRUST_BUCKET)
+
+
 def clear_error(run: Run, fragment: str) -> None:
     """Exit status 2 and one line on stderr naming the problem, nothing on stdout."""
     assert run.code == 2, run
@@ -89,29 +100,34 @@ def clear_error(run: Run, fragment: str) -> None:
 async def test_before_any_import_the_commands_say_there_is_no_list(
     bus: nats.NATS, nats_server: RunningNats
 ) -> None:
-    status, show = await asyncio.gather(
-        mss(nats_server.url, "trust", "status"), mss(nats_server.url, "trust", "show", "gmail.com")
+    status, show, imported = await asyncio.gather(
+        mss(nats_server.settings("ops"), "trust", "status"),
+        mss(nats_server.settings("ops"), "trust", "show", "gmail.com"),
+        mss(nats_server.settings("ops"), "trust", "import", str(DEMO_LIST)),  # the operator creates nothing
     )
-    for refused in (status, show):
-        clear_error(refused, "bucket mss-trust-list does not exist")
-        assert "mss trust import" in refused.err
+    for refused in (status, show, imported):
+        clear_error(refused, "bucket mss-trust-list does not exist: start policy, which creates it")
 
 
-async def test_import_then_show_and_status(bus: nats.NATS, nats_server: RunningNats, tmp_path: Path) -> None:
+async def test_import_then_show_and_status(
+    bus: nats.NATS, bucket: None, nats_server: RunningNats, tmp_path: Path
+) -> None:
     checksum = tmp_path / "listeblanchemssante.xml.sha256"
     checksum.write_text(f"{hashlib.sha256(DEMO_BYTES).hexdigest()}  listeblanchemssante.xml\n")
 
-    imported = await mss(nats_server.url, "trust", "import", str(DEMO_LIST), "--checksum", str(checksum))
+    imported = await mss(
+        nats_server.settings("ops"), "trust", "import", str(DEMO_LIST), "--checksum", str(checksum)
+    )
 
     assert imported.code == 0, imported
     assert imported.out.startswith(f"imported {DEMO_VERSION}: 3 domains, generated 2026-11-01T00:00:00Z")
     stored = await current(bus)
     assert stored.data == DEMO_BYTES
     listed, unlisted, status, again = await asyncio.gather(
-        mss(nats_server.url, "trust", "show", "Autre-Operateur.MSSante.fr"),
-        mss(nats_server.url, "trust", "show", "gmail.com"),
-        mss(nats_server.url, "trust", "status"),
-        mss(nats_server.url, "trust", "import", str(DEMO_LIST)),
+        mss(nats_server.settings("ops"), "trust", "show", "Autre-Operateur.MSSante.fr"),
+        mss(nats_server.settings("ops"), "trust", "show", "gmail.com"),
+        mss(nats_server.settings("ops"), "trust", "status"),
+        mss(nats_server.settings("ops"), "trust", "import", str(DEMO_LIST)),
     )
     assert (listed.code, listed.err) == (0, "")
     assert listed.out.splitlines() == [
@@ -162,11 +178,11 @@ def with_one_more_domain(data: bytes) -> bytes:
 
 @pytest.mark.parametrize("case", list(BAD))
 async def test_a_bad_file_is_refused_and_the_list_in_force_unchanged(
-    bus: nats.NATS, nats_server: RunningNats, tmp_path: Path, case: str
+    bus: nats.NATS, bucket: None, nats_server: RunningNats, tmp_path: Path, case: str
 ) -> None:
     good = tmp_path / "good.xml"
     good.write_bytes(with_one_more_domain(DEMO_BYTES))
-    assert await import_list(CliSettings(nats_url=nats_server.url), good, None, io.StringIO()) == 0
+    assert await import_list(CliSettings(**nats_server.settings("ops")), good, None, io.StringIO()) == 0
     before = await current(bus)
     data, with_checksum, settings, fragment = BAD[case]
     bad = tmp_path / "bad.xml"
@@ -175,32 +191,33 @@ async def test_a_bad_file_is_refused_and_the_list_in_force_unchanged(
     checksum.write_text(hashlib.sha256(DEMO_BYTES).hexdigest() + "\n")
     options = ["--checksum", str(checksum)] if with_checksum else []
 
-    refused = await mss(nats_server.url, "trust", "import", str(bad), *options, **settings)
+    refused = await mss(nats_server.settings("ops"), "trust", "import", str(bad), *options, **settings)
 
     clear_error(refused, fragment)
     after = await current(bus)
     assert (after.revision, after.data) == (before.revision, before.data)
 
 
-async def test_an_unreachable_nats_is_a_clear_error_within_the_timeout() -> None:
+async def test_an_unreachable_nats_is_a_clear_error_within_the_timeout(nats_server: RunningNats) -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
-    refused = await mss(f"nats://127.0.0.1:{free_port()}", "trust", "import", str(DEMO_LIST), timeout=1)
+    nowhere = {**nats_server.settings("ops"), "nats_url": f"tls://127.0.0.1:{free_port()}"}
+    refused = await mss(nowhere, "trust", "import", str(DEMO_LIST), timeout=1)
     clear_error(refused, "cannot reach NATS")
     assert loop.time() - started < 30
 
 
 async def test_the_installed_command_imports_shows_and_refuses_with_its_exit_statuses(
-    bus: nats.NATS, nats_server: RunningNats, tmp_path: Path
+    bus: nats.NATS, bucket: None, nats_server: RunningNats, tmp_path: Path
 ) -> None:
-    imported = await installed(nats_server.url, "trust", "import", str(DEMO_LIST))
+    imported = await installed(nats_server.settings("ops"), "trust", "import", str(DEMO_LIST))
     assert (imported.code, imported.err) == (0, ""), imported
     assert imported.out.startswith(f"imported {DEMO_VERSION}: 3 domains")
     malformed = tmp_path / "malformed.xml"
     malformed.write_bytes(CUT)
     unlisted, refused = await asyncio.gather(
-        installed(nats_server.url, "trust", "show", "gmail.com"),
-        installed(nats_server.url, "trust", "import", str(malformed)),
+        installed(nats_server.settings("ops"), "trust", "show", "gmail.com"),
+        installed(nats_server.settings("ops"), "trust", "import", str(malformed)),
     )
     assert (unlisted.code, unlisted.out.splitlines()[0]) == (1, "gmail.com: not listed"), unlisted
     clear_error(refused, "not acceptable XML")

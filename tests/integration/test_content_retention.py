@@ -59,7 +59,7 @@ async def test_expired_messages_go_unless_held(
 
         await bus.subscribe(subjects.audit("storage"), cb=collect)
         settings = StorageSettings(
-            nats_url=nats_server.url, database_url=database_url, http_port=0, retention_interval=0.05
+            **nats_server.settings("storage"), database_url=database_url, http_port=0, retention_interval=0.05
         )
         async with running(build_storage(settings)):
             for _ in range(500):

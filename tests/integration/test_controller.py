@@ -37,7 +37,7 @@ async def admin_url(nats_server: RunningNats, database_url: str, bus: nats.NATS)
         await conn.close()
     port = free_port()
     settings = DirectorySettings(
-        nats_url=nats_server.url,
+        **nats_server.settings("directory"),
         http_port=port,
         database_url=database_url,
         admin_tokens={"controller": TOKEN},  # type: ignore[dict-item]

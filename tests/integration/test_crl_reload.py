@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import nats
 import pytest
 from mss.bus import streams
 from mss.bus.service import BusService
@@ -55,7 +54,7 @@ def pki(tmp_path: Path) -> Pki:
 @pytest.fixture
 async def audit_stream(nats_server: RunningNats) -> AsyncIterator[None]:
     """The stream tracing would own (ingress creates its own)."""
-    client = await nats.connect(nats_server.url)
+    client = await nats_server.connect()
     try:
         await streams.ensure_stream(client.jetstream(), streams.AUDIT)
         yield
@@ -66,7 +65,7 @@ async def audit_stream(nats_server: RunningNats) -> AsyncIterator[None]:
 @asynccontextmanager
 async def ingress(nats_server: RunningNats, pki: Pki, reload_interval: float) -> AsyncIterator[BusService]:
     settings = IngressSettings(
-        nats_url=nats_server.url,
+        **nats_server.settings("ingress"),
         http_port=0,
         peer_port=free_port(),
         submission_port=free_port(),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import getpass
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -66,7 +67,8 @@ class Delivery:
     bus: nats.NATS
     audit: list[AuditEvent]
     database_url: str
-    nats_url: str
+    ops: dict[str, str]
+    """How the ``mss`` command connects (the operator's NATS identity)."""
 
     async def submit(
         self,
@@ -153,15 +155,39 @@ async def delivery(
         audit.append(decode(AuditEvent, msg.data))
 
     await bus.subscribe(f"{subjects.AUDIT_PREFIX}.>", cb=on_audit)
-    common: dict[str, Any] = {"nats_url": nats_server.url, "http_port": 0}
-    egress = EgressSettings(**{**common, "hostname": "mss.test", "retry_delays": [0.5], **egress_overrides})
+    common: dict[str, Any] = {"http_port": 0}
+    egress = EgressSettings(
+        **{
+            **common,
+            **nats_server.settings("egress"),
+            "hostname": "mss.test",
+            "retry_delays": [0.5],
+            **egress_overrides,
+        }
+    )
     async with (
-        running(build_directory(DirectorySettings(**common, database_url=database_url))),
-        running(build_policy(PolicySettings(**common, trust_list_path=DEMO / "listeblanchemssante.xml"))),
-        running(build_storage(StorageSettings(**common, database_url=database_url))),
+        running(
+            build_directory(
+                DirectorySettings(**common, **nats_server.settings("directory"), database_url=database_url)
+            )
+        ),
+        running(
+            build_policy(
+                PolicySettings(
+                    **common,
+                    **nats_server.settings("policy"),
+                    trust_list_path=DEMO / "listeblanchemssante.xml",
+                )
+            )
+        ),
+        running(
+            build_storage(
+                StorageSettings(**common, **nats_server.settings("storage"), database_url=database_url)
+            )
+        ),
         running(build_egress(egress)),
     ):
-        yield Delivery(bus, audit, database_url, nats_server.url)
+        yield Delivery(bus, audit, database_url, nats_server.settings("ops"))
 
 
 def status_fields(report: Message) -> list[Message]:
@@ -236,7 +262,7 @@ async def test_a_dead_destinations_backlog_holds_nothing_back_and_operators_act_
         message_id = await delivery.submit(["claire.durand@ch-exemple.mssante.fr"], healthy)
         await delivery.events(message_id, AuditCode.AUDIT_CODE_RELAYED)
         assert (await queue.backlog(js))[dead] == (30, 0)  # still waiting: the healthy one went first
-        settings = CliSettings(nats_url=delivery.nats_url)
+        settings = CliSettings(**delivery.ops)
         out = io.StringIO()
         assert await mss(["queue", "list"], settings, out) == 0
         assert f"{dead}\t30 scheduled\t0 held" in out.getvalue()
@@ -244,7 +270,7 @@ async def test_a_dead_destinations_backlog_holds_nothing_back_and_operators_act_
         assert await mss(["queue", "hold", dead, "--message", first], settings, io.StringIO()) == 0
         assert (await queue.backlog(js))[dead] == (29, 1)
         changed = await delivery.events(first, AuditCode.AUDIT_CODE_QUEUE_CHANGED)
-        assert changed[0].reason.startswith("hold by ")
+        assert changed[0].reason.startswith(f"hold by ops, user {getpass.getuser()!r} by their own account")
         assert (
             await mss(["queue", "cancel", dead, "--message", second, "--reason", "closed"], settings, out)
             == 0
@@ -259,14 +285,19 @@ async def test_a_dead_destinations_backlog_holds_nothing_back_and_operators_act_
             break
         await asyncio.sleep(0.01)
     assert (await queue.backlog(js))[dead] == (29, 0)
-    assert await mss(["queue", "show", "nowhere:25"], CliSettings(nats_url=delivery.nats_url), out) == 1
+    assert await mss(["queue", "show", "nowhere:25"], CliSettings(**delivery.ops), out) == 1
     for wrong, error in (
         (QueueRequest(command="drop", destination=dead), "unknown command 'drop'"),
         (QueueRequest(command="cancel", destination=dead, reason=" "), "a reason is required to cancel"),
         (QueueRequest(command="hold"), "a destination is required"),
     ):
         reply = decode(
-            QueueReply, (await delivery.bus.request(subjects.QUEUE, encode(wrong), timeout=5)).data
+            QueueReply,
+            (
+                await delivery.bus.request(
+                    subjects.as_caller(subjects.QUEUE, "ops"), encode(wrong), timeout=5
+                )
+            ).data,
         )
         assert reply.error == error
     assert (await queue.backlog(js))[dead] == (29, 0)  # nothing changed

@@ -70,7 +70,7 @@ async def admin(nats_server: RunningNats, database_url: str) -> AsyncIterator[Ad
         await apply_seed(conn, load_seed(DEMO / "seed.yaml"), "seed.yaml")  # the installation's GHT: ght-demo
     finally:
         await conn.close()
-    bus = await nats.connect(nats_server.url)
+    bus = await nats_server.connect()
     for spec in streams.ALL:
         await streams.ensure_stream(bus.jetstream(), spec)
     audit: list[AuditEvent] = []
@@ -81,7 +81,7 @@ async def admin(nats_server: RunningNats, database_url: str) -> AsyncIterator[Ad
     await bus.subscribe(subjects.audit("directory"), cb=collect)
     port = free_port()
     settings = DirectorySettings(
-        nats_url=nats_server.url,
+        **nats_server.settings("directory"),
         http_port=port,
         database_url=database_url,
         admin_tokens={"ops-alice": TOKEN},  # type: ignore[dict-item]

@@ -61,12 +61,12 @@ async def directory(nats_server: RunningNats, database_url: str, tmp_path: Path)
     finally:
         await pool.close()
     assert report.imported == len(ROWS)
-    bus = await nats.connect(nats_server.url)
+    bus = await nats_server.connect()
     for spec in streams.ALL:
         await streams.ensure_stream(bus.jetstream(), spec)
-    settings = DirectorySettings(nats_url=nats_server.url, http_port=0, database_url=database_url)
+    settings = DirectorySettings(**nats_server.settings("directory"), http_port=0, database_url=database_url)
     policy = PolicySettings(
-        nats_url=nats_server.url, http_port=0, trust_list_path=DEMO / "listeblanchemssante.xml"
+        **nats_server.settings("policy"), http_port=0, trust_list_path=DEMO / "listeblanchemssante.xml"
     )
     try:
         async with running(build_directory(settings)), running(build_policy(policy)):

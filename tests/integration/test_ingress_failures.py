@@ -11,6 +11,7 @@ import nats
 import pytest
 from mss.bus import streams, subjects
 from mss.bus.codec import encode
+from mss.bus.connection import settled
 from mss.devstack.demo import DemoPki, demo_pki
 from mss.devstack.ports import free_port
 from mss.ingress.app import build
@@ -46,9 +47,9 @@ def peer(pki: DemoPki) -> ssl.SSLContext:
     return client_tls(pki.peer_operator, pki.ca)
 
 
-def ingress_settings(nats_url: str, pki: DemoPki) -> IngressSettings:
+def ingress_settings(nats: dict[str, str], pki: DemoPki) -> IngressSettings:
     return IngressSettings(
-        nats_url=nats_url,
+        **nats,  # type: ignore[arg-type]
         http_port=0,
         peer_port=free_port(),
         submission_port=free_port(),
@@ -75,8 +76,8 @@ async def bus(nats_server: RunningNats, reconnected: asyncio.Event) -> AsyncIter
     async def on_reconnect() -> None:
         reconnected.set()
 
-    client = await nats.connect(
-        nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1, reconnected_cb=on_reconnect
+    client = await nats_server.connect(
+        max_reconnect_attempts=-1, reconnect_time_wait=0.1, reconnected_cb=on_reconnect
     )
     await streams.ensure_stream(client.jetstream(), streams.AUDIT)
     try:
@@ -95,7 +96,7 @@ async def answer(bus: nats.NATS, subject: str, reply: bytes | None) -> asyncio.E
             await msg.respond(reply)
 
     await bus.subscribe(subject, queue=subjects.POLICY_QUEUE, cb=respond)
-    await bus.flush()
+    await settled(bus)
     return asked
 
 
@@ -116,7 +117,7 @@ async def mail_rcpt(
 async def test_mail_without_policy_is_a_temporary_failure(
     bus: nats.NATS, nats_server: RunningNats, pki: DemoPki, peer: ssl.SSLContext
 ) -> None:
-    settings = ingress_settings(nats_server.url, pki)
+    settings = ingress_settings(nats_server.settings("ingress"), pki)
     async with running(build(settings)):
         mail, _ = await mail_rcpt(settings.peer_port, peer)
     assert (mail.code, mail.message[:5]) == (451, "4.4.3")
@@ -127,7 +128,7 @@ async def test_rcpt_with_a_silent_policy_is_a_temporary_failure(
 ) -> None:
     await answer(bus, subjects.SENDER_CHECK, encode(SENDER_OK))
     asked = await answer(bus, subjects.RCPT_CHECK, None)
-    settings = ingress_settings(nats_server.url, pki)
+    settings = ingress_settings(nats_server.settings("ingress"), pki)
     async with running(build(settings)):
         _, rcpt = await mail_rcpt(settings.peer_port, peer)
     assert asked.is_set()
@@ -143,7 +144,7 @@ async def test_policy_refusal_is_passed_to_the_client(
     )
     await answer(bus, subjects.SENDER_CHECK, encode(SENDER_OK))
     await answer(bus, subjects.RCPT_CHECK, encode(refusal))
-    settings = ingress_settings(nats_server.url, pki)
+    settings = ingress_settings(nats_server.settings("ingress"), pki)
     async with running(build(settings)):
         _, rcpt = await mail_rcpt(settings.peer_port, peer)
     assert rcpt is not None
@@ -153,7 +154,7 @@ async def test_policy_refusal_is_passed_to_the_client(
 async def test_mail_before_starttls_is_refused(
     bus: nats.NATS, nats_server: RunningNats, pki: DemoPki
 ) -> None:
-    settings = ingress_settings(nats_server.url, pki)
+    settings = ingress_settings(nats_server.settings("ingress"), pki)
     async with running(build(settings)):
         client = await connect(settings.peer_port, None)
         try:
@@ -171,7 +172,7 @@ async def test_jetstream_down_at_end_of_data_gives_451_and_keeps_nothing(
 ) -> None:
     await answer(bus, subjects.SENDER_CHECK, encode(SENDER_OK))
     await answer(bus, subjects.RCPT_CHECK, encode(ACCEPT))
-    settings = ingress_settings(nats_server.url, pki)
+    settings = ingress_settings(nats_server.settings("ingress"), pki)
     async with running(build(settings)):
         client = await connect(settings.peer_port, peer)
         await client.mail("a@autre-operateur.mssante.fr")

@@ -12,6 +12,7 @@ import nats
 import pytest
 from mss.bus import streams, subjects
 from mss.bus.codec import encode
+from mss.bus.connection import settled
 from mss.core.tls import TlsFiles, client_context
 from mss.devstack.pki import Issued, LocalPki
 from mss.devstack.ports import free_port
@@ -51,7 +52,7 @@ def pkis(tmp_path_factory: pytest.TempPathFactory) -> Pkis:
 @pytest.fixture
 async def ingress(nats_server: RunningNats, pkis: Pkis) -> AsyncIterator[IngressSettings]:
     """An ingress whose policy accepts every sender: what is refused here is refused by TLS."""
-    client = await nats.connect(nats_server.url)
+    client = await nats_server.connect()
     await streams.ensure_stream(client.jetstream(), streams.AUDIT)
     ok = encode(
         SenderCheckReply(verdict=Verdict.VERDICT_ACCEPT, smtp_code=250, enhanced_code="2.1.0", reason="ok")
@@ -61,9 +62,9 @@ async def ingress(nats_server: RunningNats, pkis: Pkis) -> AsyncIterator[Ingress
         await msg.respond(ok)
 
     await client.subscribe(subjects.SENDER_CHECK, cb=accept)
-    await client.flush()
+    await settled(client)
     settings = IngressSettings(
-        nats_url=nats_server.url,
+        **nats_server.settings("ingress"),
         http_port=0,
         peer_port=free_port(),
         submission_port=free_port(),

@@ -56,10 +56,11 @@ async def egress_to_mx(
         audit.append(decode(AuditEvent, msg.data))
 
     await bus.subscribe(subjects.audit("egress"), cb=on_audit)
-    common: dict[str, Any] = {"nats_url": nats_server.url, "http_port": 0}
+    common: dict[str, Any] = {"http_port": 0}
     async with dns_server(zone) as dns_port:
         egress = EgressSettings(
             **common,
+            **nats_server.settings("egress"),
             dns_nameservers=[f"127.0.0.1:{dns_port}"],
             mx_port=port,
             tls_cert_file=ours.chain_path,
@@ -70,7 +71,13 @@ async def egress_to_mx(
         try:
             async with (
                 running(
-                    build_policy(PolicySettings(**common, trust_list_path=DEMO / "listeblanchemssante.xml"))
+                    build_policy(
+                        PolicySettings(
+                            **common,
+                            **nats_server.settings("policy"),
+                            trust_list_path=DEMO / "listeblanchemssante.xml",
+                        )
+                    )
                 ),
                 running(build_egress(egress)),
             ):

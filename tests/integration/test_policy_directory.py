@@ -32,9 +32,9 @@ async def seeded(database_url: str) -> str:
     return database_url
 
 
-def policy_settings(url: str, **overrides: object) -> PolicySettings:
+def policy_settings(nats: dict[str, str], **overrides: object) -> PolicySettings:
     return PolicySettings(
-        nats_url=url,
+        **nats,  # type: ignore[arg-type]
         http_port=0,
         trust_list_path=Path(DEMO / "listeblanchemssante.xml"),
         directory_timeout=0.3,
@@ -53,7 +53,7 @@ async def test_silent_directory_gives_a_temporary_failure_and_is_audited(
     bus: nats.NATS, nats_server: RunningNats
 ) -> None:
     audited = await bus.subscribe(subjects.audit("policy"))
-    async with running(build_policy(policy_settings(nats_server.url))):
+    async with running(build_policy(policy_settings(nats_server.settings("policy")))):
         verdict = await check(bus, "jean.martin@chu-demo.mssante.fr")
     assert (verdict.verdict, verdict.smtp_code, verdict.enhanced_code) == (
         Verdict.VERDICT_TEMPFAIL,
@@ -81,8 +81,10 @@ async def test_a_mailbox_with_a_quota_is_refused_for_now_while_storage_does_not_
         await conn.execute("UPDATE directory_meta SET version = version + 1")
     finally:
         await conn.close()
-    directory = build_directory(DirectorySettings(nats_url=nats_server.url, http_port=0, database_url=seeded))
-    settings = policy_settings(nats_server.url, storage_timeout=0.3)
+    directory = build_directory(
+        DirectorySettings(**nats_server.settings("directory"), http_port=0, database_url=seeded)
+    )
+    settings = policy_settings(nats_server.settings("policy"), storage_timeout=0.3)
     async with running(directory), running(build_policy(settings)):
         quota = await check(bus, "quota.nostorage@chu-demo.mssante.fr")
         plain = await check(bus, "jean.martin@chu-demo.mssante.fr")  # no quota: storage not asked
@@ -110,8 +112,10 @@ async def test_a_mailbox_with_a_quota_is_refused_for_now_while_storage_does_not_
 async def test_verdicts_from_the_seeded_directory(
     bus: nats.NATS, nats_server: RunningNats, seeded: str, recipient: str, verdict: int, code: int, route: int
 ) -> None:
-    directory = build_directory(DirectorySettings(nats_url=nats_server.url, http_port=0, database_url=seeded))
-    async with running(directory), running(build_policy(policy_settings(nats_server.url))):
+    directory = build_directory(
+        DirectorySettings(**nats_server.settings("directory"), http_port=0, database_url=seeded)
+    )
+    async with running(directory), running(build_policy(policy_settings(nats_server.settings("policy")))):
         reply = await check(bus, recipient)
     assert (reply.verdict, reply.smtp_code, reply.route.kind) == (verdict, code, route)
     assert reply.directory_version not in ("", "0")

@@ -21,6 +21,7 @@ import pytest
 from aiohttp import web
 from mss.bus import subjects
 from mss.bus.codec import decode
+from mss.bus.connection import settled
 from mss.core.errors import DataError
 from mss.core.passwords import Cost
 from mss.devstack.pki import Issued, LocalPki
@@ -126,6 +127,7 @@ def directory_overrides(introspection: Introspection) -> dict[str, object]:
         "introspection_client_id": CLIENT_ID,
         "introspection_client_secret": CLIENT_SECRET,
         "introspection_ca_file": introspection.ca,
+        "introspection_scopes": ["scope_all"],
     }
 
 
@@ -140,7 +142,7 @@ async def submission(accounts: str, dialogue: Any, bus: nats.NATS) -> AsyncItera
         audit.append(decode(AuditEvent, msg.data))
 
     subscription = await bus.subscribe(f"{subjects.AUDIT_PREFIX}.>", cb=collect)
-    await bus.flush()
+    await settled(bus)
     peer = dialogue.ca.issue("peer", "CN=smtp.autre-operateur.example,O=AUTRE OPERATEUR,C=FR")
     try:
         yield Submission(dialogue.port, dialogue.peer_port, dialogue.ca.ca_bundle_path, audit, raw, peer)
@@ -308,8 +310,9 @@ async def test_a_pro_sante_connect_token_opens_the_mailboxes_of_its_rpps(
     submission: Submission, introspection: Introspection
 ) -> None:
     now = int(time.time())
-    introspection.tokens["token-jean"] = {"active": True, "exp": now + 600, "SubjectNameID": "810001234567"}
-    introspection.tokens["token-expired"] = {"active": True, "exp": now - 1, "SubjectNameID": "810001234567"}
+    jean = {"SubjectNameID": "810001234567", "azp": CLIENT_ID, "scope": "openid scope_all"}
+    introspection.tokens["token-jean"] = {**jean, "active": True, "exp": now + 600}
+    introspection.tokens["token-expired"] = {**jean, "active": True, "exp": now - 1}
     client = await session(submission)
     try:
         assert (await command(client, b"AUTH", b"XOAUTH2", xoauth2(CARDIO, "token-jean"))).startswith("235")
@@ -334,6 +337,33 @@ async def test_a_pro_sante_connect_token_opens_the_mailboxes_of_its_rpps(
     assert "expired" in reasons
     assert "not active" in reasons
     assert all(b"token-" not in raw for raw in submission.raw_audit)
+
+
+async def test_a_token_issued_to_another_application_or_without_the_scope_is_refused(
+    submission: Submission, introspection: Introspection
+) -> None:
+    now = int(time.time())
+    jean = {"active": True, "exp": now + 600, "SubjectNameID": "810001234567", "scope": "openid scope_all"}
+    introspection.tokens["token-elsewhere"] = {**jean, "azp": "autre-logiciel", "aud": ["account"]}
+    introspection.tokens["token-narrow"] = {**jean, "aud": CLIENT_ID, "scope": "openid"}
+    introspection.tokens["token-ours"] = {**jean, "client_id": CLIENT_ID}
+    for token in ("token-elsewhere", "token-narrow"):
+        client = await session(submission)
+        try:
+            challenge = await command(client, b"AUTH", b"XOAUTH2", xoauth2(JEAN, token))
+            assert challenge.startswith("334 ")
+            assert await command(client, b"") == "535 5.7.8 Authentication credentials invalid"
+        finally:
+            await client.quit()
+    client = await session(submission)
+    try:
+        assert (await command(client, b"AUTH", b"XOAUTH2", xoauth2(JEAN, "token-ours"))).startswith("235")
+    finally:
+        await client.quit()
+    failed = await wait_for(submission.audit, AuditCode.AUDIT_CODE_AUTH_FAILED, 2)
+    reasons = " | ".join(e.reason for e in failed)
+    assert "token issued to account, autre-logiciel, not to an application this service accepts" in reasons
+    assert "token does not grant the scope 'scope_all'" in reasons
 
 
 async def test_an_unreachable_identity_provider_is_a_temporary_failure(

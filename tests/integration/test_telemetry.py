@@ -46,7 +46,7 @@ def service_of(span: ReadableSpan) -> str:
 async def test_one_message_is_one_trace_across_the_services(
     dialogue: Any, exporter: InMemorySpanExporter, nats_server: RunningNats, database_url: str
 ) -> None:
-    tracing = TracingSettings(nats_url=nats_server.url, http_port=0, database_url=database_url)
+    tracing = TracingSettings(**nats_server.settings("tracing"), http_port=0, database_url=database_url)
     async with running(build_tracing(tracing)):
         _, rcpt, end = await dialogue.send([JEAN])
         assert rcpt == ["250 2.1.5 Recipient OK"]

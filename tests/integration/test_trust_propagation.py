@@ -69,21 +69,19 @@ def old_file(tmp_path: Path) -> Path:
     return path
 
 
-def replica(nats_url: str, list_file: Path, match: DnMatch) -> Policy:
+def replica(nats: dict[str, str], list_file: Path, match: DnMatch) -> Policy:
     return wire(
-        PolicySettings(
-            nats_url=nats_url, http_port=0, trust_list_path=list_file, trust_list_refresh=0, dn_match=match
-        )
+        PolicySettings(**nats, http_port=0, trust_list_path=list_file, trust_list_refresh=0, dn_match=match)
     )
 
 
 @asynccontextmanager
-async def replicas(nats_url: str, list_file: Path, *matches: DnMatch) -> AsyncIterator[list[Policy]]:
+async def replicas(nats: dict[str, str], list_file: Path, *matches: DnMatch) -> AsyncIterator[list[Policy]]:
     """Policy replicas started one after the other, stopped together."""
     async with AsyncExitStack() as stack:
         started = []
         for match in matches:
-            policy = replica(nats_url, list_file, match)
+            policy = replica(nats, list_file, match)
             await stack.enter_async_context(running(policy.service))
             started.append(policy)
         yield started
@@ -114,7 +112,7 @@ async def verdicts(bus: nats.NATS, count: int = 40) -> set[tuple[int, str]]:
 
 async def cli_import(nats_server: RunningNats, path: Path) -> str:
     out = io.StringIO()
-    assert await import_list(CliSettings(nats_url=nats_server.url), path, None, out) == 0
+    assert await import_list(CliSettings(**nats_server.settings("ops")), path, None, out) == 0
     return out.getvalue()
 
 
@@ -124,7 +122,7 @@ OLD_VERSION, NEW_VERSION, NEWER_VERSION = (parse_trust_list(data).version for da
 async def test_an_imported_list_reaches_every_replica_and_their_verdicts(
     bus: nats.NATS, nats_server: RunningNats, old_file: Path, tmp_path: Path
 ) -> None:
-    async with replicas(nats_server.url, old_file, DnMatch.DN, DnMatch.CN) as policies:
+    async with replicas(nats_server.settings("policy"), old_file, DnMatch.DN, DnMatch.CN) as policies:
         assert [policy.trust.version for policy in policies] == [OLD_VERSION, OLD_VERSION]
         assert await verdicts(bus) == {(550, OLD_VERSION)}  # the domain is not listed yet
         changes: list[list[str]] = [[], []]
@@ -147,10 +145,10 @@ async def test_a_replica_started_later_takes_the_list_in_the_bucket_not_its_file
 ) -> None:
     new_file = tmp_path / "new.xml"
     new_file.write_bytes(NEW)
-    async with replicas(nats_server.url, old_file, DnMatch.DN) as (first,):
+    async with replicas(nats_server.settings("policy"), old_file, DnMatch.DN) as (first,):
         await cli_import(nats_server, new_file)
         await switched([first], NEW_VERSION)
-        async with replicas(nats_server.url, old_file, DnMatch.CN) as (later,):
+        async with replicas(nats_server.settings("policy"), old_file, DnMatch.CN) as (later,):
             assert later.trust.version == NEW_VERSION
             assert await verdicts(bus) == {(550, NEW_VERSION), (250, NEW_VERSION)}
 
@@ -180,7 +178,7 @@ def rejected_from_bucket() -> float:
 async def test_a_bad_revision_written_to_the_bucket_is_refused_by_every_replica(
     bus: nats.NATS, nats_server: RunningNats, old_file: Path, refusals: list[logging.LogRecord]
 ) -> None:
-    async with replicas(nats_server.url, old_file, DnMatch.DN, DnMatch.CN) as policies:
+    async with replicas(nats_server.settings("policy"), old_file, DnMatch.DN, DnMatch.CN) as policies:
         changes: list[list[str]] = [[], []]
         for policy, seen in zip(policies, changes, strict=True):
             policy.trust.listeners.append(lambda old, new, meta, seen=seen: seen.append(new.version))

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
 
-import nats
 import pytest
 from aiohttp import web
 from mss.core.errors import ConfigError, DataError, UnavailableError
@@ -217,7 +216,7 @@ def source(
 @asynccontextmanager
 async def synced(nats_server: RunningNats, config: SourceConfig) -> AsyncIterator[TrustSync]:
     """One replica's list sync, started (list loaded and published), refreshed only when asked."""
-    client = await nats.connect(nats_server.url)
+    client = await nats_server.connect()
     sync = TrustSync(TrustHolder(), config, refresh=0, connection=lambda: client)
     try:
         await sync.start()
@@ -301,7 +300,7 @@ async def test_a_source_failing_its_checksum_at_start_up_publishes_nothing(
     with pytest.raises(ConfigError, match="checksum mismatch"):
         async with synced(nats_server, source(server, pkis, checksum=True)):
             pass
-    client = await nats.connect(nats_server.url)
+    client = await nats_server.connect()
     try:
         kv = await client.jetstream().key_value("mss-trust-list")
         with pytest.raises(KeyNotFoundError):

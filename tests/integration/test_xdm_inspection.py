@@ -10,6 +10,7 @@ import nats
 import pytest
 from mss.bus import subjects
 from mss.bus.codec import decode
+from mss.bus.connection import settled
 from mss.core.patients import patient_hash
 from mss.testing.fixtures import RunningNats
 from mss.testing.xdm import INS_A, INS_B, message, xdm
@@ -27,7 +28,7 @@ def policy_overrides() -> dict[str, object]:
 
 
 async def inspected(nats_server: RunningNats, dialogue: Any, message: bytes) -> AuditEvent:
-    client = await nats.connect(nats_server.url)
+    client = await nats_server.connect()
     events: list[AuditEvent] = []
 
     async def collect(msg: nats.aio.msg.Msg) -> None:
@@ -37,7 +38,7 @@ async def inspected(nats_server: RunningNats, dialogue: Any, message: bytes) -> 
 
     try:
         await client.subscribe(subjects.audit("policy"), cb=collect)
-        await client.flush()
+        await settled(client)
         _, _, end = await dialogue.send(["jean.martin@chu-demo.mssante.fr"], message)
         assert end.startswith("250 2.0.0"), end
         for _ in range(500):

@@ -15,7 +15,7 @@ from mss.testing.inprocess import running
 async def test_a_background_job_that_fails_is_logged_and_unreadies_the_service(
     nats_server: RunningNats, caplog: pytest.LogCaptureFixture
 ) -> None:
-    service = BusService("probe", ServiceSettings(nats_url=nats_server.url))
+    service = BusService("probe", ServiceSettings(**nats_server.settings()))
     release = asyncio.Event()
 
     async def job() -> None:
@@ -39,7 +39,7 @@ async def test_a_background_job_that_fails_is_logged_and_unreadies_the_service(
 async def test_a_periodic_job_runs_at_once_survives_its_failures_and_ends_with_the_service(
     nats_server: RunningNats, caplog: pytest.LogCaptureFixture
 ) -> None:
-    service = BusService("probe", ServiceSettings(nats_url=nats_server.url))
+    service = BusService("probe", ServiceSettings(**nats_server.settings()))
     runs: list[int] = []
     again = asyncio.Event()
 

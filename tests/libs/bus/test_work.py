@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import nats
 from faststream.nats import NatsMessage
 from mss.bus import streams
 from mss.bus.codec import encode
@@ -21,8 +20,8 @@ SUBJECT = "mss.v1.egress.probe"
 
 
 async def test_a_long_handler_keeps_its_item_past_the_ack_wait(nats_server: RunningNats) -> None:
-    service = BusService("probe", ServiceSettings(nats_url=nats_server.url), needs=[streams.WORK])
-    spec = ConsumerSpec("probe", streams.WORK, SUBJECT, ack_wait=1.0)
+    service = BusService("probe", ServiceSettings(**nats_server.settings()), needs=[streams.WORK])
+    spec = ConsumerSpec("probe", streams.WORK, SUBJECT, "harness", ack_wait=1.0)
     calls: list[int] = []
     done = asyncio.Event()
 
@@ -32,7 +31,7 @@ async def test_a_long_handler_keeps_its_item_past_the_ack_wait(nats_server: Runn
         done.set()
 
     work_consumer(service, spec, DeliveryRequested, handle, workers=4)
-    client = await nats.connect(nats_server.url)
+    client = await nats_server.connect()
     try:
         await streams.ensure_stream(client.jetstream(), streams.WORK)
         async with running(service):

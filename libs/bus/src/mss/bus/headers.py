@@ -11,6 +11,9 @@ TRACEPARENT = "traceparent"
 """W3C trace context, carried on every message and request."""
 MSG_ID = "Nats-Msg-Id"
 """JetStream de-duplication key: a re-published event is stored once."""
+CALLER = "Mss-Caller"
+"""The NATS identity that asked a caller-in-subject request, set by the responder from the subject
+(whatever the request's own headers said)."""
 
 
 def trace_headers(incoming: Mapping[str, str] | None) -> tuple[str, dict[str, str]]:

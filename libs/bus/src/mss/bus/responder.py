@@ -13,6 +13,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from mss.bus import subjects
+from mss.bus.headers import CALLER
 from mss.bus.telemetry import span
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -34,6 +36,8 @@ class Responder:
     handler: Handler
     workers: int
     tracer: Tracer
+    caller_in_subject: bool = False
+    """Listen on ``<subject>.*`` and hand the handler the asker's identity in ``headers[CALLER]``."""
     _subscription: Subscription | None = None
     _inflight: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -44,6 +48,10 @@ class Responder:
         async def answer(msg: Msg) -> None:
             try:
                 headers = dict(msg.headers or {})
+                if self.caller_in_subject:  # the server let only that identity publish there
+                    headers[CALLER] = subjects.caller_of(msg.subject, self.subject)
+                else:
+                    headers.pop(CALLER, None)
                 with span(self.tracer, self.subject, headers):
                     reply = await self.handler(msg.data, headers)
                 await msg.respond(reply)
@@ -58,7 +66,8 @@ class Responder:
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
 
-        self._subscription = await connection.subscribe(self.subject, queue=self.queue, cb=dispatch)
+        subject = subjects.as_caller(self.subject, "*") if self.caller_in_subject else self.subject
+        self._subscription = await connection.subscribe(subject, queue=self.queue, cb=dispatch)
 
     async def stop(self) -> None:
         """Take no new requests; let the ones in progress answer."""

@@ -12,8 +12,10 @@ from typing import Any, TypeVar
 import nats.errors
 from faststream.nats import NatsBroker
 from google.protobuf.message import Message
+from mss.bus import subjects
 from mss.bus.audit import Auditor
 from mss.bus.codec import decode, encode
+from mss.bus.connection import broker_options, settled, without_secrets
 from mss.bus.ops import Readiness, ops_app, start_ops
 from mss.bus.responder import Handler, Responder
 from mss.bus.streams import StreamSpec, ensure_stream, wait_for_streams
@@ -52,6 +54,7 @@ class BusService:
         self.broker = NatsBroker(
             settings.nats_url.split(","),
             name=f"mss-{name}",
+            **broker_options(name, settings.nats_credentials_file, settings.nats_ca_file),
             max_reconnect_attempts=-1,
             pending_size=0,  # never buffer while disconnected: a publish fails fast instead
             logger=logging.getLogger(f"mss.{name}.bus"),
@@ -124,7 +127,9 @@ class BusService:
                 break
             except (OSError, TimeoutError) as exc:
                 if loop.time() > deadline:
-                    raise UnavailableError(f"cannot reach NATS at {self.settings.nats_url}") from exc
+                    raise UnavailableError(
+                        f"cannot reach NATS at {without_secrets(self.settings.nats_url)}"
+                    ) from exc
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
         self._js = self.broker.connection.jetstream()
@@ -133,8 +138,10 @@ class BusService:
         await wait_for_streams(self._js, self.needs, timeout=60.0)
 
     def respond(self, subject: str, queue: str, handler: Handler, workers: int) -> None:
-        """Answer requests on ``subject`` in queue group ``queue``, ``workers`` at once."""
-        self.responders.append(Responder(subject, queue, handler, workers, self.tracer))
+        """Answer requests on ``subject`` in queue group ``queue``, ``workers`` at once (on
+        ``<subject>.<caller>`` when the catalogue puts the caller in the subject)."""
+        by_caller = any(r.subject == subject and r.caller_in_subject for r in subjects.REQUESTS)
+        self.responders.append(Responder(subject, queue, handler, workers, self.tracer, by_caller))
 
     @property
     def stopped(self) -> bool:
@@ -214,11 +221,11 @@ class BusService:
             for task in tasks:
                 task.add_done_callback(self._background_ended)
             connection = self.broker.connection
-            await connection.flush()  # the server knows every subscription before we say ready
+            await settled(connection)  # the server knows every subscription before we say ready
             self.readiness.checks.append(("nats", lambda: connection.is_connected))
             self.readiness.started = True
             self.ready.set()
-            log.info("service started", extra={"nats": self.settings.nats_url})
+            log.info("service started", extra={"nats": without_secrets(self.settings.nats_url)})
             await self._stop.wait()
             self.readiness.started = False
             log.info("service stopping")

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from mss.bus import identities as who
 from mss.bus import subjects
 from mss.core.errors import UnavailableError
 from nats.js import JetStreamContext
@@ -31,13 +32,28 @@ DAY = 86_400.0
 
 
 @dataclass(frozen=True)
+class Writes:
+    """Who may publish to one subject (or pattern) a stream captures."""
+
+    subject: str
+    by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StreamSpec:
-    """A stream, its owner and its configuration (replicas are set at deployment)."""
+    """A stream, its owner and its configuration (replicas are set at deployment), and who may write
+    to it, read its messages directly and remove them (the NATS permissions come from here)."""
 
     name: str
     owner: str
     subjects: list[str]
     retention: RetentionPolicy
+    writes: tuple[Writes, ...] = ()
+    read_by: tuple[str, ...] = ()
+    """Identities that read messages by sequence or subject (direct get), besides the owner."""
+    removed_by: tuple[str, ...] = ()
+    """Identities that remove messages as part of their job (by sequence or by subject), besides
+    the operator: ingress a body whose event never got published, egress a cancelled delivery."""
     max_age: float = 0.0
     max_msg_size: int = -1
     duplicate_window: float = 120.0
@@ -73,13 +89,23 @@ class StreamSpec:
 
 WORK = StreamSpec(
     name="MSS_WORK",
-    owner="ingress",
+    owner=who.INGRESS,
     subjects=[
         subjects.MESSAGE_RECEIVED,
         f"{subjects.PREFIX}.policy.deliver.>",
         f"{subjects.PREFIX}.egress.>",
     ],
     retention=RetentionPolicy.WORK_QUEUE,
+    writes=(
+        Writes(subjects.MESSAGE_RECEIVED, (who.INGRESS,)),
+        Writes(subjects.DELIVER_LOCAL, (who.POLICY, who.EGRESS)),
+        Writes(subjects.DELIVER_REMOTE, (who.POLICY, who.EGRESS)),
+        Writes(subjects.REPORT, (who.STORAGE, who.EGRESS)),
+        Writes(f"{subjects.RETRY_PREFIX}.>", (who.EGRESS,)),
+        Writes(f"{subjects.HELD_PREFIX}.>", (who.EGRESS,)),
+    ),
+    read_by=(who.EGRESS,),
+    removed_by=(who.EGRESS,),
     allow_direct=True,
     allow_msg_schedules=True,
     description="Work items: accepted messages, delivery requests (removed once acknowledged), and retries"
@@ -87,9 +113,12 @@ WORK = StreamSpec(
 )
 BLOBS = StreamSpec(
     name="MSS_BLOBS",
-    owner="ingress",
+    owner=who.INGRESS,
     subjects=[f"{subjects.BLOB_PREFIX}.*"],
     retention=RetentionPolicy.LIMITS,
+    writes=(Writes(f"{subjects.BLOB_PREFIX}.*", (who.INGRESS, who.STORAGE, who.EGRESS)),),
+    read_by=(who.POLICY, who.STORAGE, who.EGRESS, *who.GATEWAYS),
+    removed_by=(who.INGRESS,),
     max_age=7 * DAY,
     max_msg_size=33_554_432,
     allow_direct=True,
@@ -97,18 +126,24 @@ BLOBS = StreamSpec(
 )
 AUDIT = StreamSpec(
     name="MSS_AUDIT",
-    owner="tracing",
+    owner=who.TRACING,
     subjects=[f"{subjects.AUDIT_PREFIX}.>"],
     retention=RetentionPolicy.LIMITS,
+    writes=tuple(Writes(subjects.audit(name), (name,)) for name in subjects.AUDITED_BY),
     max_age=30 * DAY,
     description="Audit events of every hop, read by tracing; separate from the work streams",
 )
 
 AUDIT_ANCHORS = StreamSpec(
     name="MSS_AUDIT_ANCHORS",
-    owner="tracing",
+    owner=who.TRACING,
     subjects=[f"{subjects.AUDIT_ANCHOR_PREFIX}.*", f"{subjects.AUDIT_PURGE_PREFIX}.*"],
     retention=RetentionPolicy.LIMITS,
+    writes=(
+        Writes(f"{subjects.AUDIT_ANCHOR_PREFIX}.*", (who.TRACING,)),
+        Writes(f"{subjects.AUDIT_PURGE_PREFIX}.*", (who.TRACING,)),
+    ),
+    read_by=(who.TRACING,),
     max_age=3653 * DAY,
     deny_delete=True,
     allow_direct=True,
@@ -117,9 +152,11 @@ AUDIT_ANCHORS = StreamSpec(
 )
 QUARANTINE = StreamSpec(
     name="MSS_QUARANTINE",
-    owner="ingress",
+    owner=who.INGRESS,
     subjects=[f"{subjects.QUARANTINE_PREFIX}.*"],
     retention=RetentionPolicy.LIMITS,
+    writes=(Writes(f"{subjects.QUARANTINE_PREFIX}.*", (who.INGRESS,)),),
+    read_by=(who.OPS,),  # analysis by an operator
     max_age=30 * DAY,
     max_msg_size=33_554_432,
     description="Messages refused as infected, kept for analysis and never delivered",
@@ -135,6 +172,8 @@ class ConsumerSpec:
     durable: str
     stream: StreamSpec
     filter_subject: str
+    reader: str
+    """The one identity that creates, reads and acknowledges this consumer."""
     ack_wait: float = 30.0
     """Seconds before an unacknowledged item is offered again (a crashed worker's items come back
     after this long); work consumers tell the server an item is still in progress well before."""
@@ -146,6 +185,8 @@ class ConsumerSpec:
         """The nats-py configuration of the consumer."""
         return ConsumerConfig(
             durable_name=self.durable,
+            name=self.durable,  # created on $JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>: the server
+            # checks the filter against the subject, which is all the reader's permission allows
             filter_subject=self.filter_subject,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait,
@@ -154,14 +195,15 @@ class ConsumerSpec:
         )
 
 
-ROUTER = ConsumerSpec("router", WORK, subjects.MESSAGE_RECEIVED)
-STORAGE = ConsumerSpec("storage", WORK, subjects.DELIVER_LOCAL)
-EGRESS = ConsumerSpec("egress", WORK, subjects.DELIVER_REMOTE)
-REPORTS = ConsumerSpec("reports", WORK, subjects.REPORT)
+ROUTER = ConsumerSpec("router", WORK, subjects.MESSAGE_RECEIVED, who.POLICY)
+STORAGE = ConsumerSpec("storage", WORK, subjects.DELIVER_LOCAL, who.STORAGE)
+EGRESS = ConsumerSpec("egress", WORK, subjects.DELIVER_REMOTE, who.EGRESS)
+REPORTS = ConsumerSpec("reports", WORK, subjects.REPORT, who.EGRESS)
 """Egress routes delivery status notifications to the original senders."""
-TRACING = ConsumerSpec("tracing", AUDIT, f"{subjects.AUDIT_PREFIX}.>")
-CORRESPONDENTS = ConsumerSpec("correspondents", AUDIT, subjects.audit("policy"))
+TRACING = ConsumerSpec("tracing", AUDIT, f"{subjects.AUDIT_PREFIX}.>", who.TRACING)
+CORRESPONDENTS = ConsumerSpec("correspondents", AUDIT, subjects.audit(who.POLICY), who.DIRECTORY)
 """The directory learns who each establishment exchanges with from policy's routing events."""
+CONSUMERS = (ROUTER, STORAGE, EGRESS, REPORTS, TRACING, CORRESPONDENTS)
 
 
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec, replicas: int = 1) -> None:
@@ -211,6 +253,10 @@ class BucketSpec:
 
     name: str
     owner: str
+    written_by: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(key, identities) that may put that key, besides the owner."""
+    read_by: tuple[str, ...] = ()
+    """Identities that read the bucket, besides the owner."""
     history: int = 1
     max_value_size: int = -1
     description: str = ""
@@ -235,11 +281,14 @@ class BucketSpec:
 
 TRUST_BUCKET = BucketSpec(
     name="mss-trust-list",
-    owner="policy",
+    owner=who.POLICY,
+    written_by=((subjects.TRUST_LIST_KEY, (who.OPS,)),),
+    read_by=(who.OPS,),
     history=5,
     max_value_size=33_554_432,
     description="The allowed-domain list in force (raw ANS XML, metadata in headers), watched by policy",
 )
+BUCKETS = (TRUST_BUCKET,)
 
 
 async def ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int = 1) -> KeyValue:

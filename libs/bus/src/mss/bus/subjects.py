@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+from mss.bus import identities as who
 
 PREFIX = "mss.v1"
 
@@ -134,11 +137,11 @@ def audit(service: str) -> str:
 
 
 # Queue groups of request/reply responders.
-POLICY_QUEUE = "policy"
-DIRECTORY_QUEUE = "directory"
-STORAGE_QUEUE = "storage"
-EGRESS_QUEUE = "egress"
-TRACING_QUEUE = "tracing"
+POLICY_QUEUE = who.POLICY
+DIRECTORY_QUEUE = who.DIRECTORY
+STORAGE_QUEUE = who.STORAGE
+EGRESS_QUEUE = who.EGRESS
+TRACING_QUEUE = who.TRACING
 
 
 # Key-Value buckets (streams.BucketSpec): each key is one subject of the bucket's stream.
@@ -152,3 +155,52 @@ TRUST_SOURCE_KEY = "source"
 def kv(bucket: str, key: str) -> str:
     """Subject of one key of a Key-Value bucket."""
     return f"{KV_PREFIX}.{bucket}.{key}"
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request/reply subject: the one identity that answers it (in a queue group of the same name)
+    and the identities that may ask. The answer goes back on the asker's own inbox only."""
+
+    subject: str
+    answered_by: str
+    asked_by: tuple[str, ...]
+    caller_in_subject: bool = False
+    """Asked on ``<subject>.<the asker's identity>``, which only that identity may publish to: the
+    answer knows who asked from the server's permissions, not from the request (see
+    :func:`as_caller`)."""
+
+
+REQUESTS = (
+    Request(RCPT_CHECK, who.POLICY, (who.INGRESS, who.EGRESS)),
+    Request(SENDER_CHECK, who.POLICY, (who.INGRESS,)),
+    Request(OPERATOR_LOOKUP, who.POLICY, (who.EGRESS, who.DIRECTORY)),
+    Request(CONTENT_CHECK, who.POLICY, (who.INGRESS,)),
+    Request(DIRECTORY_LOOKUP, who.DIRECTORY, (who.POLICY,)),
+    Request(RESOLVE, who.DIRECTORY, (who.POLICY,)),
+    Request(SEARCH, who.DIRECTORY, (who.WEBMAIL,)),
+    Request(MAILBOXES, who.DIRECTORY, (who.STORAGE,)),
+    Request(AUTHENTICATE, who.DIRECTORY, (who.INGRESS, *who.GATEWAYS)),
+    Request(MAILBOX_USAGE, who.STORAGE, (who.POLICY, *who.GATEWAYS)),
+    Request(MAILBOX_LIST, who.STORAGE, who.GATEWAYS),
+    Request(MESSAGE_FETCH, who.STORAGE, who.GATEWAYS),
+    Request(MESSAGE_UPDATE, who.STORAGE, who.GATEWAYS),
+    Request(MESSAGE_DELETE, who.STORAGE, who.GATEWAYS),
+    Request(AUDIT_VERIFY, who.TRACING, (who.OPS,)),
+    Request(QUEUE, who.EGRESS, (who.OPS,), caller_in_subject=True),
+)
+"""Every request/reply subject, who answers and who asks (the NATS permissions come from here)."""
+
+
+def as_caller(subject: str, identity: str) -> str:
+    """Where ``identity`` asks a request whose caller is in the subject."""
+    return f"{subject}.{identity}"
+
+
+def caller_of(request_subject: str, subject: str) -> str:
+    """The identity that asked, from the subject a caller-in-subject request arrived on."""
+    return request_subject.removeprefix(f"{subject}.")
+
+
+AUDITED_BY = (*who.SERVICES, *who.GATEWAYS)
+"""The identities that emit audit events, each on ``audit(<its name>)`` only: nobody writes another's."""

@@ -12,6 +12,7 @@ from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsMessage, PullSub
 from google.protobuf.message import Message
 from mss.bus.codec import decode
+from mss.bus.identities import inbox_prefix
 from mss.bus.service import BusService
 from mss.bus.streams import ConsumerSpec, ensure_consumer
 from mss.bus.telemetry import span
@@ -94,6 +95,7 @@ def work_consumer(
         durable=spec.durable,
         config=spec.config(),
         pull_sub=PullSub(batch_size=workers, timeout=FETCH_WAIT),
+        inbox_prefix=f"{inbox_prefix(service.name)}.".encode(),  # fetched items arrive on our own inbox
         ack_policy=AckPolicy.MANUAL,
         max_workers=workers,
     )(consume)

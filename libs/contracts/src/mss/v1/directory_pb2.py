@@ -25,25 +25,25 @@ _sym_db = _symbol_database.Default()
 from mss.v1 import common_pb2 as mss_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16mss/v1/directory.proto\x12\x06mss.v1\x1a\x13mss/v1/common.proto\"\'\n\x14\x41\x64\x64ressLookupRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\x9b\x04\n\x12\x41\x64\x64ressLookupReply\x12\x15\n\rdomain_hosted\x18\x01 \x01(\x08\x12\x15\n\rmailbox_found\x18\x02 \x01(\x08\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12\'\n\x0b\x64omain_mode\x18\x04 \x01(\x0e\x32\x12.mss.v1.DomainMode\x12\x11\n\tsmarthost\x18\x05 \x01(\t\x12)\n\x0cmailbox_type\x18\x06 \x01(\x0e\x32\x13.mss.v1.MailboxType\x12-\n\x0emailbox_status\x18\x07 \x01(\x0e\x32\x15.mss.v1.MailboxStatus\x12\x19\n\x11\x64irectory_version\x18\x08 \x01(\t\x12\x16\n\x0e\x63\x65rtificate_dn\x18\t \x01(\t\x12\x31\n\x10mixed_recipients\x18\n \x01(\x0e\x32\x17.mss.v1.MixedRecipients\x12\x19\n\x11max_message_bytes\x18\x0b \x01(\x03\x12\x1b\n\x13suspended_temporary\x18\x0c \x01(\x08\x12\x17\n\x0fstrict_national\x18\r \x01(\x08\x12\x13\n\x0bquota_bytes\x18\x0e \x01(\x03\x12\x17\n\x0frate_per_sender\x18\x0f \x01(\x05\x12\x1c\n\x14refuse_malformed_xdm\x18\x10 \x01(\x08\x12+\n\rsmarthost_tls\x18\x11 \x01(\x0e\x32\x14.mss.v1.SmarthostTls\"v\n\x13\x41uthenticateRequest\x12(\n\tmechanism\x18\x01 \x01(\x0e\x32\x15.mss.v1.AuthMechanism\x12\r\n\x05login\x18\x02 \x01(\t\x12\x0e\n\x06secret\x18\x03 \x01(\x0c\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\t\"l\n\x11\x41uthenticateReply\x12$\n\x07outcome\x18\x01 \x01(\x0e\x32\x13.mss.v1.AuthOutcome\x12\x10\n\x08identity\x18\x02 \x01(\t\x12\x0f\n\x07senders\x18\x03 \x03(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x9f\x02\n\x0e\x44irectoryEntry\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x16\n\x0ein_trust_space\x18\x02 \x01(\x08\x12#\n\x06reason\x18\x03 \x01(\x0e\x32\x13.mss.v1.TrustReason\x12)\n\x0cmailbox_type\x18\x04 \x01(\x0e\x32\x13.mss.v1.MailboxType\x12%\n\x06status\x18\x05 \x01(\x0e\x32\x15.mss.v1.MailboxStatus\x12\x14\n\x0c\x64isplay_name\x18\x06 \x01(\t\x12\x0c\n\x04rpps\x18\x07 \x01(\t\x12\x14\n\x0cstructure_id\x18\x08 \x01(\t\x12\x12\n\nprofession\x18\t \x01(\t\x12\x0c\n\x04\x63ity\x18\n \x01(\t\x12\x11\n\ttenant_id\x18\x0b \x01(\t\"!\n\x0eResolveRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\x86\x01\n\x0cResolveReply\x12%\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x16.mss.v1.DirectoryEntry\x12\x19\n\x11\x64irectory_version\x18\x02 \x01(\t\x12\x18\n\x10national_version\x18\x03 \x01(\t\x12\x1a\n\x12trust_list_version\x18\x04 \x01(\t\"-\n\rSearchRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"P\n\x0bSearchReply\x12\'\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x16.mss.v1.DirectoryEntry\x12\x18\n\x10national_version\x18\x02 \x01(\t\"$\n\x10MailboxesRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\"#\n\x0eMailboxesReply\x12\x11\n\tmailboxes\x18\x01 \x03(\t*V\n\nDomainMode\x12\x1b\n\x17\x44OMAIN_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44OMAIN_MODE_SAAS\x10\x01\x12\x15\n\x11\x44OMAIN_MODE_PROXY\x10\x02*\x84\x01\n\rMailboxStatus\x12\x1e\n\x1aMAILBOX_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15MAILBOX_STATUS_ACTIVE\x10\x01\x12\x1c\n\x18MAILBOX_STATUS_SUSPENDED\x10\x02\x12\x1a\n\x16MAILBOX_STATUS_DELETED\x10\x03*z\n\x0fMixedRecipients\x12 \n\x1cMIXED_RECIPIENTS_UNSPECIFIED\x10\x00\x12!\n\x1dMIXED_RECIPIENTS_REFUSE_WHOLE\x10\x01\x12\"\n\x1eMIXED_RECIPIENTS_DELIVER_VALID\x10\x02*\x7f\n\rAuthMechanism\x12\x1e\n\x1a\x41UTH_MECHANISM_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41UTH_MECHANISM_PLAIN\x10\x01\x12\x18\n\x14\x41UTH_MECHANISM_LOGIN\x10\x02\x12\x1a\n\x16\x41UTH_MECHANISM_XOAUTH2\x10\x03*\x97\x01\n\x0b\x41uthOutcome\x12\x1c\n\x18\x41UTH_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41UTH_OUTCOME_ACCEPTED\x10\x01\x12\x18\n\x14\x41UTH_OUTCOME_INVALID\x10\x02\x12\x19\n\x15\x41UTH_OUTCOME_TEMPFAIL\x10\x03\x12\x1a\n\x16\x41UTH_OUTCOME_THROTTLED\x10\x04*\xd0\x01\n\x0bTrustReason\x12\x1c\n\x18TRUST_REASON_UNSPECIFIED\x10\x00\x12\x1c\n\x18TRUST_REASON_OUR_MAILBOX\x10\x01\x12#\n\x1fTRUST_REASON_NATIONAL_DIRECTORY\x10\x02\x12$\n TRUST_REASON_ALLOWED_DOMAIN_ONLY\x10\x03\x12 \n\x1cTRUST_REASON_UNKNOWN_MAILBOX\x10\x04\x12\x18\n\x14TRUST_REASON_OUTSIDE\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16mss/v1/directory.proto\x12\x06mss.v1\x1a\x13mss/v1/common.proto\"\'\n\x14\x41\x64\x64ressLookupRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\x9b\x04\n\x12\x41\x64\x64ressLookupReply\x12\x15\n\rdomain_hosted\x18\x01 \x01(\x08\x12\x15\n\rmailbox_found\x18\x02 \x01(\x08\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12\'\n\x0b\x64omain_mode\x18\x04 \x01(\x0e\x32\x12.mss.v1.DomainMode\x12\x11\n\tsmarthost\x18\x05 \x01(\t\x12)\n\x0cmailbox_type\x18\x06 \x01(\x0e\x32\x13.mss.v1.MailboxType\x12-\n\x0emailbox_status\x18\x07 \x01(\x0e\x32\x15.mss.v1.MailboxStatus\x12\x19\n\x11\x64irectory_version\x18\x08 \x01(\t\x12\x16\n\x0e\x63\x65rtificate_dn\x18\t \x01(\t\x12\x31\n\x10mixed_recipients\x18\n \x01(\x0e\x32\x17.mss.v1.MixedRecipients\x12\x19\n\x11max_message_bytes\x18\x0b \x01(\x03\x12\x1b\n\x13suspended_temporary\x18\x0c \x01(\x08\x12\x17\n\x0fstrict_national\x18\r \x01(\x08\x12\x13\n\x0bquota_bytes\x18\x0e \x01(\x03\x12\x17\n\x0frate_per_sender\x18\x0f \x01(\x05\x12\x1c\n\x14refuse_malformed_xdm\x18\x10 \x01(\x08\x12+\n\rsmarthost_tls\x18\x11 \x01(\x0e\x32\x14.mss.v1.SmarthostTls\"v\n\x13\x41uthenticateRequest\x12(\n\tmechanism\x18\x01 \x01(\x0e\x32\x15.mss.v1.AuthMechanism\x12\r\n\x05login\x18\x02 \x01(\t\x12\x0e\n\x06secret\x18\x03 \x01(\x0c\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\t\"}\n\x11\x41uthenticateReply\x12$\n\x07outcome\x18\x01 \x01(\x0e\x32\x13.mss.v1.AuthOutcome\x12\x10\n\x08identity\x18\x02 \x01(\t\x12\x0f\n\x07senders\x18\x03 \x03(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07session\x18\x05 \x01(\t\"\x9f\x02\n\x0e\x44irectoryEntry\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x16\n\x0ein_trust_space\x18\x02 \x01(\x08\x12#\n\x06reason\x18\x03 \x01(\x0e\x32\x13.mss.v1.TrustReason\x12)\n\x0cmailbox_type\x18\x04 \x01(\x0e\x32\x13.mss.v1.MailboxType\x12%\n\x06status\x18\x05 \x01(\x0e\x32\x15.mss.v1.MailboxStatus\x12\x14\n\x0c\x64isplay_name\x18\x06 \x01(\t\x12\x0c\n\x04rpps\x18\x07 \x01(\t\x12\x14\n\x0cstructure_id\x18\x08 \x01(\t\x12\x12\n\nprofession\x18\t \x01(\t\x12\x0c\n\x04\x63ity\x18\n \x01(\t\x12\x11\n\ttenant_id\x18\x0b \x01(\t\"!\n\x0eResolveRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\x86\x01\n\x0cResolveReply\x12%\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x16.mss.v1.DirectoryEntry\x12\x19\n\x11\x64irectory_version\x18\x02 \x01(\t\x12\x18\n\x10national_version\x18\x03 \x01(\t\x12\x1a\n\x12trust_list_version\x18\x04 \x01(\t\"-\n\rSearchRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"P\n\x0bSearchReply\x12\'\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x16.mss.v1.DirectoryEntry\x12\x18\n\x10national_version\x18\x02 \x01(\t\"$\n\x10MailboxesRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\"#\n\x0eMailboxesReply\x12\x11\n\tmailboxes\x18\x01 \x03(\t*V\n\nDomainMode\x12\x1b\n\x17\x44OMAIN_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44OMAIN_MODE_SAAS\x10\x01\x12\x15\n\x11\x44OMAIN_MODE_PROXY\x10\x02*\x84\x01\n\rMailboxStatus\x12\x1e\n\x1aMAILBOX_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15MAILBOX_STATUS_ACTIVE\x10\x01\x12\x1c\n\x18MAILBOX_STATUS_SUSPENDED\x10\x02\x12\x1a\n\x16MAILBOX_STATUS_DELETED\x10\x03*z\n\x0fMixedRecipients\x12 \n\x1cMIXED_RECIPIENTS_UNSPECIFIED\x10\x00\x12!\n\x1dMIXED_RECIPIENTS_REFUSE_WHOLE\x10\x01\x12\"\n\x1eMIXED_RECIPIENTS_DELIVER_VALID\x10\x02*\x7f\n\rAuthMechanism\x12\x1e\n\x1a\x41UTH_MECHANISM_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41UTH_MECHANISM_PLAIN\x10\x01\x12\x18\n\x14\x41UTH_MECHANISM_LOGIN\x10\x02\x12\x1a\n\x16\x41UTH_MECHANISM_XOAUTH2\x10\x03*\x97\x01\n\x0b\x41uthOutcome\x12\x1c\n\x18\x41UTH_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41UTH_OUTCOME_ACCEPTED\x10\x01\x12\x18\n\x14\x41UTH_OUTCOME_INVALID\x10\x02\x12\x19\n\x15\x41UTH_OUTCOME_TEMPFAIL\x10\x03\x12\x1a\n\x16\x41UTH_OUTCOME_THROTTLED\x10\x04*\xd0\x01\n\x0bTrustReason\x12\x1c\n\x18TRUST_REASON_UNSPECIFIED\x10\x00\x12\x1c\n\x18TRUST_REASON_OUR_MAILBOX\x10\x01\x12#\n\x1fTRUST_REASON_NATIONAL_DIRECTORY\x10\x02\x12$\n TRUST_REASON_ALLOWED_DOMAIN_ONLY\x10\x03\x12 \n\x1cTRUST_REASON_UNKNOWN_MAILBOX\x10\x04\x12\x18\n\x14TRUST_REASON_OUTSIDE\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mss.v1.directory_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DOMAINMODE']._serialized_start=1534
-  _globals['_DOMAINMODE']._serialized_end=1620
-  _globals['_MAILBOXSTATUS']._serialized_start=1623
-  _globals['_MAILBOXSTATUS']._serialized_end=1755
-  _globals['_MIXEDRECIPIENTS']._serialized_start=1757
-  _globals['_MIXEDRECIPIENTS']._serialized_end=1879
-  _globals['_AUTHMECHANISM']._serialized_start=1881
-  _globals['_AUTHMECHANISM']._serialized_end=2008
-  _globals['_AUTHOUTCOME']._serialized_start=2011
-  _globals['_AUTHOUTCOME']._serialized_end=2162
-  _globals['_TRUSTREASON']._serialized_start=2165
-  _globals['_TRUSTREASON']._serialized_end=2373
+  _globals['_DOMAINMODE']._serialized_start=1551
+  _globals['_DOMAINMODE']._serialized_end=1637
+  _globals['_MAILBOXSTATUS']._serialized_start=1640
+  _globals['_MAILBOXSTATUS']._serialized_end=1772
+  _globals['_MIXEDRECIPIENTS']._serialized_start=1774
+  _globals['_MIXEDRECIPIENTS']._serialized_end=1896
+  _globals['_AUTHMECHANISM']._serialized_start=1898
+  _globals['_AUTHMECHANISM']._serialized_end=2025
+  _globals['_AUTHOUTCOME']._serialized_start=2028
+  _globals['_AUTHOUTCOME']._serialized_end=2179
+  _globals['_TRUSTREASON']._serialized_start=2182
+  _globals['_TRUSTREASON']._serialized_end=2390
   _globals['_ADDRESSLOOKUPREQUEST']._serialized_start=55
   _globals['_ADDRESSLOOKUPREQUEST']._serialized_end=94
   _globals['_ADDRESSLOOKUPREPLY']._serialized_start=97
@@ -51,19 +51,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUTHENTICATEREQUEST']._serialized_start=638
   _globals['_AUTHENTICATEREQUEST']._serialized_end=756
   _globals['_AUTHENTICATEREPLY']._serialized_start=758
-  _globals['_AUTHENTICATEREPLY']._serialized_end=866
-  _globals['_DIRECTORYENTRY']._serialized_start=869
-  _globals['_DIRECTORYENTRY']._serialized_end=1156
-  _globals['_RESOLVEREQUEST']._serialized_start=1158
-  _globals['_RESOLVEREQUEST']._serialized_end=1191
-  _globals['_RESOLVEREPLY']._serialized_start=1194
-  _globals['_RESOLVEREPLY']._serialized_end=1328
-  _globals['_SEARCHREQUEST']._serialized_start=1330
-  _globals['_SEARCHREQUEST']._serialized_end=1375
-  _globals['_SEARCHREPLY']._serialized_start=1377
-  _globals['_SEARCHREPLY']._serialized_end=1457
-  _globals['_MAILBOXESREQUEST']._serialized_start=1459
-  _globals['_MAILBOXESREQUEST']._serialized_end=1495
-  _globals['_MAILBOXESREPLY']._serialized_start=1497
-  _globals['_MAILBOXESREPLY']._serialized_end=1532
+  _globals['_AUTHENTICATEREPLY']._serialized_end=883
+  _globals['_DIRECTORYENTRY']._serialized_start=886
+  _globals['_DIRECTORYENTRY']._serialized_end=1173
+  _globals['_RESOLVEREQUEST']._serialized_start=1175
+  _globals['_RESOLVEREQUEST']._serialized_end=1208
+  _globals['_RESOLVEREPLY']._serialized_start=1211
+  _globals['_RESOLVEREPLY']._serialized_end=1345
+  _globals['_SEARCHREQUEST']._serialized_start=1347
+  _globals['_SEARCHREQUEST']._serialized_end=1392
+  _globals['_SEARCHREPLY']._serialized_start=1394
+  _globals['_SEARCHREPLY']._serialized_end=1474
+  _globals['_MAILBOXESREQUEST']._serialized_start=1476
+  _globals['_MAILBOXESREQUEST']._serialized_end=1512
+  _globals['_MAILBOXESREPLY']._serialized_start=1514
+  _globals['_MAILBOXESREPLY']._serialized_end=1549
 # @@protoc_insertion_point(module_scope)

@@ -346,12 +346,17 @@ class AuthenticateReply(_message.Message):
     IDENTITY_FIELD_NUMBER: _builtins.int
     SENDERS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    SESSION_FIELD_NUMBER: _builtins.int
     outcome: Global___AuthOutcome.ValueType
     """The outcome."""
     identity: _builtins.str
     """Who authenticated, e.g. a mailbox address or "RPPS 10001234567"."""
     reason: _builtins.str
     """Why it failed (for the audit trail; not shown to the client)."""
+    session: _builtins.str
+    """Proof of this sign-in for the requests made for `identity` (mss.core.sessions: short-lived,
+    signed by the directory); empty when the sign-in failed or no session key is configured.
+    """
     @_builtins.property
     def senders(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Mailboxes the identity may send as: its own and the organisational ones delegated to it."""
@@ -363,10 +368,11 @@ class AuthenticateReply(_message.Message):
         identity: _builtins.str = ...,
         senders: _abc.Iterable[_builtins.str] | None = ...,
         reason: _builtins.str = ...,
+        session: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "outcome", b"outcome", "reason", b"reason", "senders", b"senders"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "outcome", b"outcome", "reason", b"reason", "senders", b"senders", "session", b"session"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14mss/v1/storage.proto\x12\x06mss.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"X\n\x12MailboxListRequest\x12\x0f\n\x07mailbox\x18\x02 \x01(\t\x12\x10\n\x08identity\x18\x03 \x01(\t\x12\x0e\n\x06\x66older\x18\x04 \x01(\tJ\x04\x08\x01\x10\x02R\ttenant_id\"\xa1\x01\n\x0cMailboxEntry\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12-\n\tstored_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tmail_from\x18\x05 \x01(\t\x12\x0e\n\x06\x66older\x18\x06 \x01(\t\x12\r\n\x05\x66lags\x18\x07 \x03(\t\"H\n\x10MailboxListReply\x12%\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x14.mss.v1.MailboxEntry\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"]\n\x13MessageFetchRequest\x12\x0f\n\x07mailbox\x18\x02 \x01(\t\x12\x12\n\nmessage_id\x18\x03 \x01(\t\x12\x10\n\x08identity\x18\x04 \x01(\tJ\x04\x08\x01\x10\x02R\ttenant_id\"B\n\x11MessageFetchReply\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"&\n\x13MailboxUsageRequest\x12\x0f\n\x07mailbox\x18\x01 \x01(\t\"9\n\x11MailboxUsageReply\x12\x12\n\nused_bytes\x18\x01 \x01(\x03\x12\x10\n\x08messages\x18\x02 \x01(\x03\"\x86\x01\n\x14MessageUpdateRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x0f\n\x07mailbox\x18\x02 \x01(\t\x12\x12\n\nmessage_id\x18\x03 \x01(\t\x12\x11\n\tadd_flags\x18\x04 \x03(\t\x12\x14\n\x0cremove_flags\x18\x05 \x03(\t\x12\x0e\n\x06\x66older\x18\x06 \x01(\t\"W\n\x12MessageUpdateReply\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\r\n\x05\x65rror\x18\x02 \x01(\t\x12#\n\x05\x65ntry\x18\x03 \x01(\x0b\x32\x14.mss.v1.MailboxEntry\"M\n\x14MessageDeleteRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x0f\n\x07mailbox\x18\x02 \x01(\t\x12\x12\n\nmessage_id\x18\x03 \x01(\t\"2\n\x12MessageDeleteReply\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\r\n\x05\x65rror\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14mss/v1/storage.proto\x12\x06mss.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"i\n\x12MailboxListRequest\x12\x0f\n\x07mailbox\x18\x02 \x01(\t\x12\x10\n\x08identity\x18\x03 \x01(\t\x12\x0e\n\x06\x66older\x18\x04 \x01(\t\x12\x0f\n\x07session\x18\x05 \x01(\tJ\x04\x08\x01\x10\x02R\ttenant_id\"\xa1\x01\n\x0cMailboxEntry\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12-\n\tstored_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tmail_from\x18\x05 \x01(\t\x12\x0e\n\x06\x66older\x18\x06 \x01(\t\x12\r\n\x05\x66lags\x18\x07 \x03(\t\"H\n\x10MailboxListReply\x12%\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x14.mss.v1.MailboxEntry\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"n\n\x13MessageFetchRequest\x12\x0f\n\x07mailbox\x18\x02 \x01(\t\x12\x12\n\nmessage_id\x18\x03 \x01(\t\x12\x10\n\x08identity\x18\x04 \x01(\t\x12\x0f\n\x07session\x18\x05 \x01(\tJ\x04\x08\x01\x10\x02R\ttenant_id\"B\n\x11MessageFetchReply\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"&\n\x13MailboxUsageRequest\x12\x0f\n\x07mailbox\x18\x01 \x01(\t\"9\n\x11MailboxUsageReply\x12\x12\n\nused_bytes\x18\x01 \x01(\x03\x12\x10\n\x08messages\x18\x02 \x01(\x03\"\x97\x01\n\x14MessageUpdateRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x0f\n\x07mailbox\x18\x02 \x01(\t\x12\x12\n\nmessage_id\x18\x03 \x01(\t\x12\x11\n\tadd_flags\x18\x04 \x03(\t\x12\x14\n\x0cremove_flags\x18\x05 \x03(\t\x12\x0e\n\x06\x66older\x18\x06 \x01(\t\x12\x0f\n\x07session\x18\x07 \x01(\t\"W\n\x12MessageUpdateReply\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\r\n\x05\x65rror\x18\x02 \x01(\t\x12#\n\x05\x65ntry\x18\x03 \x01(\x0b\x32\x14.mss.v1.MailboxEntry\"^\n\x14MessageDeleteRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x0f\n\x07mailbox\x18\x02 \x01(\t\x12\x12\n\nmessage_id\x18\x03 \x01(\t\x12\x0f\n\x07session\x18\x04 \x01(\t\"2\n\x12MessageDeleteReply\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\r\n\x05\x65rror\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,25 +33,25 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mss.v1.storage_pb2', _globa
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MAILBOXLISTREQUEST']._serialized_start=65
-  _globals['_MAILBOXLISTREQUEST']._serialized_end=153
-  _globals['_MAILBOXENTRY']._serialized_start=156
-  _globals['_MAILBOXENTRY']._serialized_end=317
-  _globals['_MAILBOXLISTREPLY']._serialized_start=319
-  _globals['_MAILBOXLISTREPLY']._serialized_end=391
-  _globals['_MESSAGEFETCHREQUEST']._serialized_start=393
-  _globals['_MESSAGEFETCHREQUEST']._serialized_end=486
-  _globals['_MESSAGEFETCHREPLY']._serialized_start=488
-  _globals['_MESSAGEFETCHREPLY']._serialized_end=554
-  _globals['_MAILBOXUSAGEREQUEST']._serialized_start=556
-  _globals['_MAILBOXUSAGEREQUEST']._serialized_end=594
-  _globals['_MAILBOXUSAGEREPLY']._serialized_start=596
-  _globals['_MAILBOXUSAGEREPLY']._serialized_end=653
-  _globals['_MESSAGEUPDATEREQUEST']._serialized_start=656
-  _globals['_MESSAGEUPDATEREQUEST']._serialized_end=790
-  _globals['_MESSAGEUPDATEREPLY']._serialized_start=792
-  _globals['_MESSAGEUPDATEREPLY']._serialized_end=879
-  _globals['_MESSAGEDELETEREQUEST']._serialized_start=881
-  _globals['_MESSAGEDELETEREQUEST']._serialized_end=958
-  _globals['_MESSAGEDELETEREPLY']._serialized_start=960
-  _globals['_MESSAGEDELETEREPLY']._serialized_end=1010
+  _globals['_MAILBOXLISTREQUEST']._serialized_end=170
+  _globals['_MAILBOXENTRY']._serialized_start=173
+  _globals['_MAILBOXENTRY']._serialized_end=334
+  _globals['_MAILBOXLISTREPLY']._serialized_start=336
+  _globals['_MAILBOXLISTREPLY']._serialized_end=408
+  _globals['_MESSAGEFETCHREQUEST']._serialized_start=410
+  _globals['_MESSAGEFETCHREQUEST']._serialized_end=520
+  _globals['_MESSAGEFETCHREPLY']._serialized_start=522
+  _globals['_MESSAGEFETCHREPLY']._serialized_end=588
+  _globals['_MAILBOXUSAGEREQUEST']._serialized_start=590
+  _globals['_MAILBOXUSAGEREQUEST']._serialized_end=628
+  _globals['_MAILBOXUSAGEREPLY']._serialized_start=630
+  _globals['_MAILBOXUSAGEREPLY']._serialized_end=687
+  _globals['_MESSAGEUPDATEREQUEST']._serialized_start=690
+  _globals['_MESSAGEUPDATEREQUEST']._serialized_end=841
+  _globals['_MESSAGEUPDATEREPLY']._serialized_start=843
+  _globals['_MESSAGEUPDATEREPLY']._serialized_end=930
+  _globals['_MESSAGEDELETEREQUEST']._serialized_start=932
+  _globals['_MESSAGEDELETEREQUEST']._serialized_end=1026
+  _globals['_MESSAGEDELETEREPLY']._serialized_start=1028
+  _globals['_MESSAGEDELETEREPLY']._serialized_end=1078
 # @@protoc_insertion_point(module_scope)

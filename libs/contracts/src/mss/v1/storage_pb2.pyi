@@ -28,22 +28,28 @@ class MailboxListRequest(_message.Message):
     MAILBOX_FIELD_NUMBER: _builtins.int
     IDENTITY_FIELD_NUMBER: _builtins.int
     FOLDER_FIELD_NUMBER: _builtins.int
+    SESSION_FIELD_NUMBER: _builtins.int
     mailbox: _builtins.str
     """Mailbox address."""
     identity: _builtins.str
     """Who asks (a mailbox address or "RPPS n", as authenticated); required."""
     folder: _builtins.str
     """Only this folder (empty: every folder)."""
+    session: _builtins.str
+    """The directory's proof of the asker's sign-in (AuthenticateReply.session); required: storage
+    acts for the identity it names, and refuses a request without one, or whose `identity` differs.
+    """
     def __init__(
         self,
         *,
         mailbox: _builtins.str = ...,
         identity: _builtins.str = ...,
         folder: _builtins.str = ...,
+        session: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["folder", b"folder", "identity", b"identity", "mailbox", b"mailbox"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["folder", b"folder", "identity", b"identity", "mailbox", b"mailbox", "session", b"session"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -136,22 +142,28 @@ class MessageFetchRequest(_message.Message):
     MAILBOX_FIELD_NUMBER: _builtins.int
     MESSAGE_ID_FIELD_NUMBER: _builtins.int
     IDENTITY_FIELD_NUMBER: _builtins.int
+    SESSION_FIELD_NUMBER: _builtins.int
     mailbox: _builtins.str
     """Mailbox address."""
     message_id: _builtins.str
     """Queue id of the message."""
     identity: _builtins.str
     """Who asks; required."""
+    session: _builtins.str
+    """The directory's proof of the asker's sign-in (AuthenticateReply.session); required: storage
+    acts for the identity it names, and refuses a request without one, or whose `identity` differs.
+    """
     def __init__(
         self,
         *,
         mailbox: _builtins.str = ...,
         message_id: _builtins.str = ...,
         identity: _builtins.str = ...,
+        session: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "mailbox", b"mailbox", "message_id", b"message_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "mailbox", b"mailbox", "message_id", b"message_id", "session", b"session"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -247,6 +259,7 @@ class MessageUpdateRequest(_message.Message):
     ADD_FLAGS_FIELD_NUMBER: _builtins.int
     REMOVE_FLAGS_FIELD_NUMBER: _builtins.int
     FOLDER_FIELD_NUMBER: _builtins.int
+    SESSION_FIELD_NUMBER: _builtins.int
     identity: _builtins.str
     """Who asks; required."""
     mailbox: _builtins.str
@@ -255,6 +268,10 @@ class MessageUpdateRequest(_message.Message):
     """Queue id of the message."""
     folder: _builtins.str
     """Move to this folder (empty: stay)."""
+    session: _builtins.str
+    """The directory's proof of the asker's sign-in (AuthenticateReply.session); required: storage
+    acts for the identity it names, and refuses a request without one, or whose `identity` differs.
+    """
     @_builtins.property
     def add_flags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Flags to set."""
@@ -272,10 +289,11 @@ class MessageUpdateRequest(_message.Message):
         add_flags: _abc.Iterable[_builtins.str] | None = ...,
         remove_flags: _abc.Iterable[_builtins.str] | None = ...,
         folder: _builtins.str = ...,
+        session: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_flags", b"add_flags", "folder", b"folder", "identity", b"identity", "mailbox", b"mailbox", "message_id", b"message_id", "remove_flags", b"remove_flags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_flags", b"add_flags", "folder", b"folder", "identity", b"identity", "mailbox", b"mailbox", "message_id", b"message_id", "remove_flags", b"remove_flags", "session", b"session"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -322,22 +340,28 @@ class MessageDeleteRequest(_message.Message):
     IDENTITY_FIELD_NUMBER: _builtins.int
     MAILBOX_FIELD_NUMBER: _builtins.int
     MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    SESSION_FIELD_NUMBER: _builtins.int
     identity: _builtins.str
     """Who asks; required."""
     mailbox: _builtins.str
     """Mailbox address."""
     message_id: _builtins.str
     """Queue id of the message."""
+    session: _builtins.str
+    """The directory's proof of the asker's sign-in (AuthenticateReply.session); required: storage
+    acts for the identity it names, and refuses a request without one, or whose `identity` differs.
+    """
     def __init__(
         self,
         *,
         identity: _builtins.str = ...,
         mailbox: _builtins.str = ...,
         message_id: _builtins.str = ...,
+        session: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "mailbox", b"mailbox", "message_id", b"message_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "mailbox", b"mailbox", "message_id", b"message_id", "session", b"session"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -35,6 +35,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+class QuietTlsClose(logging.Filter):
+    """Drop asyncio's warning that a stream protocol's ``eof_received`` returned True on a TLS
+    connection (nats-py's does, when the server ends a TLS connection): the connection closes anyway
+    and nobody has anything to do about it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for that one message."""
+        return "eof_received() has no effect when using ssl" not in record.getMessage()
+
+
+def quiet_tls_close() -> None:
+    """Install :class:`QuietTlsClose` on asyncio's logger (once)."""
+    asyncio_log = logging.getLogger("asyncio")
+    if not any(isinstance(f, QuietTlsClose) for f in asyncio_log.filters):
+        asyncio_log.addFilter(QuietTlsClose())
+
+
 def setup_logging(service: str, level: str = "INFO") -> None:
     """Send JSON logs of every logger to stderr at ``level``."""
     handler = logging.StreamHandler(sys.stderr)
@@ -43,3 +60,4 @@ def setup_logging(service: str, level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("faststream").setLevel(logging.WARNING)
+    quiet_tls_close()

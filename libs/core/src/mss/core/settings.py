@@ -13,7 +13,15 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MSS_", extra="ignore")
 
-    nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server URL(s), comma-separated")
+    nats_url: str = Field(default="tls://127.0.0.1:4222", description="NATS server URL(s), comma-separated")
+    nats_credentials_file: Path | None = Field(
+        default=None,
+        description="This component's NATS nkey seed (mode 600); the server refuses anonymous clients",
+    )
+    nats_ca_file: Path | None = Field(
+        default=None,
+        description="CA certificate(s) that sign the NATS server's certificate (empty: system roots)",
+    )
     http_host: str = Field(default="127.0.0.1", description="Address of /healthz, /readyz, /metrics")
     http_port: int = Field(default=0, description="Port of the health/metrics endpoint (0: none)")
     http_tls_cert_file: Path | None = Field(

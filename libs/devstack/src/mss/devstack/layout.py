@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mss.devstack.demo import DemoPki
+from mss.devstack.nats import NatsConfig
 from mss.devstack.ports import free_port
 
 SERVICES = ("tracing", "directory", "policy", "storage", "egress", "ingress")
@@ -55,17 +56,13 @@ class Layout:
             trust_list=trust_list,
         )
 
-    @property
-    def nats_url(self) -> str:
-        """NATS client URL."""
-        return f"nats://127.0.0.1:{self.nats}"
-
-    def environment(self, database_url: str, pki: DemoPki) -> dict[str, str]:
+    def environment(self, database_url: str, pki: DemoPki, nats: NatsConfig) -> dict[str, str]:
         """The ``MSS_<SERVICE>_*`` variables of every service."""
         env: dict[str, str] = {}
         for name in SERVICES:
             prefix = f"MSS_{name.upper()}_"
-            env[prefix + "NATS_URL"] = self.nats_url
+            for key, value in nats.client_settings(name).items():
+                env[prefix + key.upper()] = value
             env[prefix + "HTTP_PORT"] = str(self.http[name])
             if name in ("directory", "storage", "tracing"):
                 env[prefix + "DATABASE_URL"] = database_url

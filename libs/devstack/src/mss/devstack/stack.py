@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from mss.core.sessions import new_key_files
 from mss.db.migrate import migrate
 from mss.devstack.demo import DemoPki, demo_pki
 from mss.devstack.layout import SERVICES, Layout
@@ -38,8 +39,12 @@ SINKS = ("smarthost", "peer_operator")
 class Stack:
     """The local backbone rooted at ``layout.home``."""
 
-    def __init__(self, layout: Layout, seed: Path, *, demo_mail_servers: bool = True) -> None:
+    def __init__(
+        self, layout: Layout, seed: Path, *, demo_mail_servers: bool = True, harness: bool = False
+    ) -> None:
         self.layout = layout
+        self.nats = NatsConfig(layout.home / "nats", port=layout.nats, harness=harness)
+        """The NATS server and who may connect (``harness``: also the tests' observer)."""
         self.seed = seed
         self.sinks = SINKS if demo_mail_servers else ()
         self.run = layout.home / "run"
@@ -64,12 +69,17 @@ class Stack:
         url = self.postgres.url()
         asyncio.run(migrate(url))
         self.pki = pki = demo_pki(self.pki_folder)
-        env = self.layout.environment(url, pki)
+        env = self.layout.environment(url, pki, self.nats)
         env["MSS_DIRECTORY_ADMIN_TOKENS"] = json.dumps({"local-admin": self.admin_token()})
         env["MSS_POLICY_PATIENT_HASH_KEY"] = env["MSS_TRACING_PATIENT_HASH_KEY"] = self.secret(
             "patient-hash-key"
         )
         env["MSS_TRACING_EXPORT_KEY_FILE"] = str(self.export_key_file())
+        private, public = self.session_key_files()
+        env["MSS_DIRECTORY_SESSION_KEY_FILE"], env["MSS_STORAGE_SESSION_PUBLIC_KEY_FILE"] = (
+            str(private),
+            str(public),
+        )
         self.env = env
         subprocess.run(
             python_module("mss.directory.seed", str(self.seed)), env={**os.environ, **env}, check=True
@@ -185,6 +195,14 @@ class Stack:
             "".join(f"{a} {p}\n" for a, p in passwords.items()), encoding="utf-8"
         )
 
+    def session_key_files(self) -> tuple[Path, Path]:
+        """The directory's key signing proofs of sign-in (mode 600) and its public half for storage,
+        made once."""
+        private, public = self.layout.home / "session-key.pem", self.layout.home / "session-key.pub.pem"
+        if not private.exists() or not public.exists():
+            new_key_files(private, public)
+        return private, public
+
     def export_key_file(self) -> Path:
         """The Ed25519 key that signs audit exports, made once (mode 600)."""
         path = self.layout.home / "export-key.pem"
@@ -199,8 +217,7 @@ class Stack:
     def start_infrastructure(self) -> None:
         """nats-server and PostgreSQL, unless already running."""
         if pid_alive(self.pid_file("nats")) is None:
-            config = NatsConfig(self.layout.home / "nats", port=self.layout.nats)
-            process = start_nats(config, detach=True)
+            process = start_nats(self.nats, detach=True)
             self.pid_file("nats").parent.mkdir(parents=True, exist_ok=True)
             self.pid_file("nats").write_text(str(process.pid))
         if not (self.postgres.data / "PG_VERSION").exists() or not is_running(self.postgres):
@@ -286,7 +303,8 @@ class Stack:
             ),
             ("audit API (OpenAPI)", f"http://127.0.0.1:{lay.http['tracing']}/api/v1/openapi.json"),
             ("admin API (directory)", f"http://127.0.0.1:{lay.http['directory']}"),
-            ("NATS (JetStream)", lay.nats_url),
+            ("NATS (JetStream, TLS)", f"{self.nats.url} (CA {self.nats.tls.ca})"),
+            ("NATS credentials, one per component", str(self.nats.identities.folder)),
             (
                 "PostgreSQL",
                 f"127.0.0.1:{lay.postgres} (database mss, password in {self.postgres.password_file})",

@@ -16,22 +16,45 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import nats
 import pytest
 import yaml
+from mss.bus.connection import client_options
+from mss.core.sessions import SessionSigner
 from mss.db.migrate import migrate
 from mss.devstack.layout import Layout
-from mss.devstack.nats import NatsConfig, start_nats
+from mss.devstack.nats import HARNESS, NatsConfig, start_nats
 from mss.devstack.ports import free_port
 from mss.devstack.postgres import PostgresConfig, start_postgres, stop_postgres
 from mss.devstack.stack import Stack
+from nats.aio.client import Client as NATS
 
 REPO = Path(__file__).resolve().parents[5]
 DEMO = REPO / "deploy" / "demo"
 
 
+async def connect_as(config: NatsConfig, identity: str = HARNESS, **options: object) -> NATS:
+    """A client of ``config``'s server as ``identity`` (by default the tests' observer, which may do
+    everything), over TLS with its own nkey, as the components connect."""
+    settings = config.client_settings(identity)
+    return await nats.connect(
+        settings["nats_url"],
+        **client_options(identity, Path(settings["nats_credentials_file"]), Path(settings["nats_ca_file"])),
+        **options,
+    )
+
+
+def permission_violations(config: NatsConfig) -> list[str]:
+    """What the server refused to a client for lack of permission (its log's violation lines)."""
+    log = config.folder / "nats.log"
+    if not log.exists():
+        return []
+    return [line for line in log.read_text(errors="replace").splitlines() if " Violation - " in line]
+
+
 @dataclass
 class RunningNats:
-    """A nats-server started for a test session."""
+    """A nats-server started for a test session: TLS, one nkey per component, no anonymous client."""
 
     config: NatsConfig
     process: subprocess.Popen[bytes]
@@ -40,6 +63,14 @@ class RunningNats:
     def url(self) -> str:
         """Client URL."""
         return self.config.url
+
+    def settings(self, identity: str = HARNESS) -> dict[str, str]:
+        """The ``nats_*`` settings of a service (or the CLI) connecting as ``identity``."""
+        return self.config.client_settings(identity)
+
+    async def connect(self, identity: str = HARNESS, **options: object) -> NATS:
+        """A client connected as ``identity`` (by default the tests' observer)."""
+        return await connect_as(self.config, identity, **options)
 
     def stop(self) -> None:
         """Terminate the server and wait for it."""
@@ -54,7 +85,7 @@ class RunningNats:
 
 def start_test_nats(folder: Path) -> RunningNats:
     """A nats-server with JetStream on a free port, data in ``folder``."""
-    config = NatsConfig(folder, port=free_port(), sync_always=False)
+    config = NatsConfig(folder, port=free_port(), sync_always=False, harness=True)
     return RunningNats(config, start_nats(config))
 
 
@@ -66,6 +97,8 @@ def nats_server(tmp_path: Path) -> Iterator[RunningNats]:
         yield server
     finally:
         server.stop()
+    # Every component stayed within the permissions the catalogue gives it.
+    assert not permission_violations(server.config), "\n".join(permission_violations(server.config))
 
 
 @pytest.fixture(scope="session")
@@ -112,16 +145,23 @@ def relayed_ids(folder: Path) -> Counter[str]:
     return found
 
 
+def signed_session(stack: Stack, identity: str) -> str:
+    """The session the backbone's directory signs when ``identity`` signs in (for the mailbox API)."""
+    private, _ = stack.session_key_files()
+    return SessionSigner.from_file(private, 300).sign(identity)
+
+
 @contextmanager
 def running_backbone(home: Path) -> Iterator[Stack]:
     """The whole backbone as real processes (what ``task up`` runs), on free ports, under ``home``."""
     layout = Layout.free(home, DEMO / "listeblanchemssante.xml")
-    stack = Stack(layout, demo_seed(layout, home))
+    stack = Stack(layout, demo_seed(layout, home), harness=True)
     try:
         stack.up()
         yield stack
     finally:
         stack.down()
+    assert not permission_violations(stack.nats), "\n".join(permission_violations(stack.nats))
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ import nats.errors
 from mss.cli import audit, queue, registry, trust
 from mss.cli.settings import CliSettings
 from mss.core.errors import MssError
+from mss.core.logs import quiet_tls_close
 
 
 def parser() -> argparse.ArgumentParser:
@@ -75,6 +76,7 @@ async def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point."""
+    quiet_tls_close()
     return asyncio.run(run(sys.argv[1:] if argv is None else argv))
 
 

@@ -15,6 +15,7 @@ from typing import TextIO
 
 from mss.bus import subjects
 from mss.bus.codec import decode, encode
+from mss.bus.identities import OPS
 from mss.cli.settings import CliSettings
 from mss.cli.trust import connected
 from mss.core.errors import DataError
@@ -54,7 +55,12 @@ async def run(args: argparse.Namespace, settings: CliSettings, out: TextIO) -> i
     )
     async with connected(settings) as client:
         reply = decode(
-            QueueReply, (await client.request(subjects.QUEUE, encode(request), settings.timeout)).data
+            QueueReply,
+            (
+                await client.request(
+                    subjects.as_caller(subjects.QUEUE, OPS), encode(request), settings.timeout
+                )
+            ).data,
         )
     if reply.error:
         raise DataError(reply.error)

@@ -14,7 +14,15 @@ class CliSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MSS_CLI_", extra="ignore")
 
-    nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server URL(s), comma-separated")
+    nats_url: str = Field(default="tls://127.0.0.1:4222", description="NATS server URL(s), comma-separated")
+    nats_credentials_file: Path = Field(
+        default=Path(".mss/nats/credentials/ops.nk"),
+        description="The operator identity's NATS nkey seed (what `task up` generates)",
+    )
+    nats_ca_file: Path | None = Field(
+        default=Path(".mss/nats/tls/ca.pem"),
+        description="CA certificate of the NATS server (empty: the system's trusted roots)",
+    )
     timeout: float = Field(default=5.0, description="Bound on connecting and on each NATS request, seconds")
     trust_list_max_bytes: int = Field(default=20_000_000, description="Largest list accepted, bytes")
     admin_url: str = Field(default="http://127.0.0.1:8081", description="The directory's admin API")

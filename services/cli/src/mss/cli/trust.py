@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import TextIO
 
 import nats
+from mss.bus.connection import client_options, without_secrets
+from mss.bus.identities import OPS
 from mss.cli.settings import CliSettings
-from mss.core.errors import DataError, UnavailableError
+from mss.core.errors import ConfigError, DataError, UnavailableError
 from mss.policy.domain.checksum import parse_checksum
 from mss.policy.domain.trustlist import canonical_domain
 from mss.policy.trust.fetch import read_file
@@ -32,10 +34,17 @@ async def connected(settings: CliSettings) -> AsyncIterator[NATS]:
     async def quiet(_: Exception) -> None:
         return None
 
+    if not settings.nats_credentials_file.is_file():
+        raise ConfigError(
+            f"no NATS credentials at {settings.nats_credentials_file}: set MSS_CLI_NATS_CREDENTIALS_FILE"
+            " to the operator identity's seed (`task up` writes .mss/nats/credentials/ops.nk)"
+        )
+
     try:
         client = await asyncio.wait_for(  # nats-py keeps retrying a refused connection by itself
             nats.connect(
                 settings.nats_url.split(","),
+                **client_options(OPS, settings.nats_credentials_file, settings.nats_ca_file),
                 connect_timeout=settings.timeout,
                 allow_reconnect=False,
                 max_reconnect_attempts=0,
@@ -45,7 +54,7 @@ async def connected(settings: CliSettings) -> AsyncIterator[NATS]:
         )
     except Exception as exc:  # nats-py raises several unrelated types for "no server"
         raise UnavailableError(
-            f"cannot reach NATS at {settings.nats_url}: {str(exc) or type(exc).__name__}"
+            f"cannot reach NATS at {without_secrets(settings.nats_url)}: {str(exc) or type(exc).__name__}"
         ) from exc
     try:
         yield client
@@ -68,7 +77,7 @@ async def import_list(settings: CliSettings, path: Path, checksum: Path | None, 
         print(f"repaired: {warning}", file=out)
     async with connected(settings) as client:
         store = TrustStore(client, timeout=settings.timeout)
-        await store.open(create=True)
+        await store.open(create=False)  # only policy, its owner, creates the bucket
         for _ in range(3):
             previous = await store.current()
             if (

@@ -13,6 +13,7 @@ from mss.bus.service import BusService
 from mss.bus.work import batch_consumer
 from mss.core.errors import UnavailableError
 from mss.core.passwords import Cost
+from mss.core.sessions import SessionSigner
 from mss.core.throttle import FailureLimiter
 from mss.db.pool import create_pool
 from mss.directory import correspondents
@@ -49,6 +50,8 @@ def introspector(settings: DirectorySettings) -> Introspector | None:
         settings.introspection_client_secret.get_secret_value(),
         ca_file=settings.introspection_ca_file,
         issuer=settings.introspection_issuer,
+        audiences=tuple(settings.introspection_audiences),
+        scopes=tuple(settings.introspection_scopes),
         timeout=settings.introspection_timeout,
     )
 
@@ -62,6 +65,13 @@ def build(settings: DirectorySettings) -> BusService:
     resolvers: list[Resolver] = []
     psc = introspector(settings)
     limiter = FailureLimiter(settings.auth_max_failures, settings.auth_failure_window)
+    sessions = (
+        SessionSigner.from_file(settings.session_key_file, settings.session_lifetime)
+        if settings.session_key_file is not None
+        else None
+    )
+    if sessions is None:
+        log.warning("no session key: sign-ins get no session, and storage's mailbox API refuses everyone")
 
     async def on_lookup(body: bytes, headers: dict[str, str]) -> bytes:
         return encode(registries[0].lookup(decode(AddressLookupRequest, body).address))
@@ -116,7 +126,9 @@ def build(settings: DirectorySettings) -> BusService:
         registries.append(registry)
         resolvers.append(Resolver(pool, registry, ask_policy))
         cost = Cost(log2_n=settings.password_cost)
-        authenticators.append(Authenticator(pool, service.auditor, limiter, psc, cost, settings.hash_workers))
+        authenticators.append(
+            Authenticator(pool, service.auditor, limiter, psc, cost, settings.hash_workers, sessions)
+        )
 
     async def stop() -> None:
         if psc is not None:

@@ -26,6 +26,14 @@ class DirectorySettings(DatabaseSettings):
         default=15, ge=10, le=20, description="scrypt cost of new password hashes: N = 2**password_cost"
     )
     hash_workers: int = Field(default=2, ge=1, description="Password hashes computed at once (CPU bound)")
+    session_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) signing the proof of each sign-in that storage's mailbox API"
+        " requires (empty: sign-ins get no session, and the mailbox API refuses everyone)",
+    )
+    session_lifetime: float = Field(
+        default=28_800.0, gt=0, le=86_400, description="Seconds a signed session stays valid (a working day)"
+    )
     auth_max_failures: int = Field(
         default=5, ge=1, description="Failed authentications per login or client address in the window"
     )
@@ -36,6 +44,14 @@ class DirectorySettings(DatabaseSettings):
         default="", description="Pro Sante Connect token introspection endpoint (https); empty: no XOAUTH2"
     )
     introspection_client_id: str = Field(default="", description="Our client id at the identity provider")
+    introspection_audiences: list[str] = Field(
+        default_factory=list,
+        description="Applications a token may be issued to: one must be its `aud`, `azp` or `client_id`"
+        " (empty: our client id only); a token issued to another application is refused",
+    )
+    introspection_scopes: list[str] = Field(
+        default_factory=list, description='Scopes a token must grant (all of them), e.g. ["scope_all"]'
+    )
     introspection_client_secret: SecretStr = Field(
         default=SecretStr(""), description="Our client secret at the identity provider"
     )

@@ -1,11 +1,14 @@
 """The queue API (``mss.v1.ops.queue``): an operator lists the backlog per destination, shows a
 destination's messages, and retries, holds, releases or cancels them. Every action is audited on
-each message's timeline (QUEUE_CHANGED, with the actor named in the request)."""
+each message's timeline (QUEUE_CHANGED) under the NATS identity that asked, which the server vouches
+for (the request arrives on ``mss.v1.ops.queue.<identity>``); the user name the request carries is
+recorded as what it is, a claim."""
 
 from __future__ import annotations
 
 from mss.bus import queue
 from mss.bus.codec import decode, encode
+from mss.bus.headers import CALLER
 from mss.bus.service import BusService
 from mss.v1 import AuditCode, QueueBacklog, QueueEntry, QueueReply, QueueRequest
 
@@ -18,8 +21,8 @@ class QueueOperations:
     def __init__(self, service: BusService) -> None:
         self.service = service
 
-    async def handle(self, request: QueueRequest) -> QueueReply:
-        """One command."""
+    async def handle(self, request: QueueRequest, caller: str) -> QueueReply:
+        """One command, asked by the NATS identity ``caller``."""
         js = self.service.js
         if request.command == "list":
             backlog = await queue.backlog(js)
@@ -43,7 +46,7 @@ class QueueOperations:
             elif request.command == "cancel":
                 await queue.cancel(js, entry, request.reason.strip())
             if request.command != "show":
-                await self.audit(entry, request)
+                await self.audit(entry, request, caller)
         return QueueReply(
             entries=[
                 QueueEntry(destination=e.destination, message_id=e.message_id, held=e.held, request=e.request)
@@ -51,10 +54,11 @@ class QueueOperations:
             ]
         )
 
-    async def audit(self, entry: queue.Entry, request: QueueRequest) -> None:
+    async def audit(self, entry: queue.Entry, request: QueueRequest, caller: str) -> None:
         """Record the action on the message's timeline, per recipient."""
         auditor = self.service.auditor
         why = f" ({request.reason.strip()})" if request.command == "cancel" else ""
+        claimed = f", user {request.actor!r} by their own account" if request.actor else ""
         for recipient in entry.request.recipients:
             await auditor.emit(
                 auditor.event(
@@ -64,10 +68,10 @@ class QueueOperations:
                     mail_from=entry.request.mail_from,
                     tenant_id=recipient.route.tenant_id,
                     next_hop=entry.destination,
-                    reason=f"{request.command} by {request.actor or 'unnamed operator'}{why}",
+                    reason=f"{request.command} by {caller}{claimed}{why}",
                 )
             )
 
     async def on_request(self, body: bytes, headers: dict[str, str]) -> bytes:
         """NATS request handler."""
-        return encode(await self.handle(decode(QueueRequest, body)))
+        return encode(await self.handle(decode(QueueRequest, body), headers[CALLER]))

@@ -14,6 +14,7 @@ from mss.bus.reports import send_report
 from mss.bus.service import BusService
 from mss.bus.work import work_consumer
 from mss.core import dsn
+from mss.core.sessions import SessionRefused, SessionVerifier
 from mss.db.pool import create_pool
 from mss.storage.mailbox import INBOX, delete, fetch_message, list_mailbox, store, update, usage, valid_name
 from mss.storage.retention import sweep
@@ -45,6 +46,12 @@ class Storage:
         self.service = service
         self.settings = settings
         self._pool: asyncpg.Pool | None = None
+        self.sessions = (
+            SessionVerifier.from_file(settings.session_public_key_file)
+            if settings.session_public_key_file is not None
+            else None
+        )
+        """Checks the directory's proof of sign-in on every mailbox request (None: refuses them all)."""
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -115,9 +122,23 @@ class Storage:
         request = decode(MailboxUsageRequest, body)
         return encode(await usage(self.pool, request.mailbox))
 
-    async def may_act_for(self, identity: str, mailbox: str, headers: dict[str, str]) -> bool | None:
-        """Whether the directory lets ``identity`` act for ``mailbox`` (None: it did not answer)."""
-        if not identity:
+    async def may_act_for(
+        self,
+        request: MailboxListRequest | MessageFetchRequest | MessageUpdateRequest | MessageDeleteRequest,
+        headers: dict[str, str],
+    ) -> bool | None:
+        """Whether the request's session proves a sign-in of an identity the directory lets act for the
+        mailbox (None: the directory did not answer). An identity the request merely states is never
+        enough: without a valid session, or with one naming someone else, the answer is no."""
+        if self.sessions is None:
+            return False
+        try:
+            identity = self.sessions.verify(request.session).identity
+        except SessionRefused as exc:
+            log.info("mailbox request refused", extra={"reason": str(exc)})
+            return False
+        if request.identity and request.identity != identity:
+            log.info("mailbox request refused", extra={"reason": "identity differs from the session's"})
             return False
         found = await self.service.ask(
             subjects.MAILBOXES,
@@ -126,12 +147,12 @@ class Storage:
             self.settings.request_timeout,
             headers,
         )
-        return None if found is None else mailbox.strip().lower() in found.mailboxes
+        return None if found is None else request.mailbox.strip().lower() in found.mailboxes
 
     async def on_list(self, body: bytes, headers: dict[str, str]) -> bytes:
         """MailboxListRequest → MailboxListReply (nothing for an identity that may not see it)."""
         request = decode(MailboxListRequest, body)
-        allowed = await self.may_act_for(request.identity, request.mailbox, headers)
+        allowed = await self.may_act_for(request, headers)
         if not allowed:
             return encode(MailboxListReply(error=_REFUSED if allowed is False else _UNAVAILABLE))
         return encode(await list_mailbox(self.pool, request.mailbox, request.folder))
@@ -139,7 +160,7 @@ class Storage:
     async def on_fetch(self, body: bytes, headers: dict[str, str]) -> bytes:
         """MessageFetchRequest → MessageFetchReply."""
         request = decode(MessageFetchRequest, body)
-        allowed = await self.may_act_for(request.identity, request.mailbox, headers)
+        allowed = await self.may_act_for(request, headers)
         if not allowed:
             return encode(MessageFetchReply(error=_REFUSED if allowed is False else _UNAVAILABLE))
         return encode(await fetch_message(self.pool, request.mailbox, request.message_id))
@@ -151,7 +172,7 @@ class Storage:
         bad = [name for name in names if not valid_name(name)]
         if bad:
             return encode(MessageUpdateReply(error=f"invalid flag or folder name {bad[0]!r}"))
-        allowed = await self.may_act_for(request.identity, request.mailbox, headers)
+        allowed = await self.may_act_for(request, headers)
         if not allowed:
             return encode(MessageUpdateReply(error=_REFUSED if allowed is False else _UNAVAILABLE))
         found = await update(
@@ -167,7 +188,7 @@ class Storage:
     async def on_delete(self, body: bytes, headers: dict[str, str]) -> bytes:
         """MessageDeleteRequest → MessageDeleteReply."""
         request = decode(MessageDeleteRequest, body)
-        allowed = await self.may_act_for(request.identity, request.mailbox, headers)
+        allowed = await self.may_act_for(request, headers)
         if not allowed:
             return encode(MessageDeleteReply(error=_REFUSED if allowed is False else _UNAVAILABLE))
         return encode(MessageDeleteReply(found=await delete(self.pool, request.mailbox, request.message_id)))

@@ -18,6 +18,7 @@ import asyncpg
 from mss.bus.audit import Auditor
 from mss.core.errors import UnavailableError
 from mss.core.passwords import Cost, decoy, verify_password
+from mss.core.sessions import SessionSigner
 from mss.core.throttle import FailureLimiter
 from mss.directory.auth.introspection import Introspector, TokenRefused
 from mss.directory.lookup import normalise
@@ -73,6 +74,7 @@ class Authenticator:
         introspector: Introspector | None,
         cost: Cost,
         hash_workers: int,
+        sessions: SessionSigner | None = None,
     ) -> None:
         self.pool = pool
         self.auditor = auditor
@@ -80,6 +82,8 @@ class Authenticator:
         self.introspector = introspector
         self.cost = cost
         self.hashing = asyncio.Semaphore(hash_workers)
+        self.sessions = sessions
+        """Signs the proof of each accepted sign-in (None: no session key, no mailbox API)."""
 
     async def authenticate(self, request: AuthenticateRequest, trace_id: str) -> AuthenticateReply:
         """Decide, count failures, audit."""
@@ -105,6 +109,8 @@ class Authenticator:
             self.limiter.failed(keys)
         elif reply.outcome == AuthOutcome.AUTH_OUTCOME_ACCEPTED:
             self.limiter.succeeded(keys[0])
+            if self.sessions is not None:
+                reply.session = self.sessions.sign(reply.identity)
         await self._audit(request, login, mechanism, reply, tenant, trace_id)
         return reply
 

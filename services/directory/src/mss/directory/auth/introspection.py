@@ -2,7 +2,9 @@
 
 A POST of the token with our client credentials (HTTP Basic) to the configured endpoint; the token
 is valid when the answer says ``active``, has not expired, comes from the expected issuer (when one
-is configured) and names a person by a national identifier. Tokens are never stored or logged.
+is configured), was issued to one of the applications we accept (its ``aud``, ``azp`` or
+``client_id``; by default our own client id), grants the required scopes, and names a person by a
+national identifier. Tokens are never stored or logged.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class Introspector:
         *,
         ca_file: Path | None = None,
         issuer: str = "",
+        audiences: tuple[str, ...] = (),
+        scopes: tuple[str, ...] = (),
         timeout: float = 5.0,
     ) -> None:
         if not url.startswith("https://"):
@@ -54,6 +58,8 @@ class Introspector:
         self.authorization = basic_authorization(client_id, client_secret)
         self.ssl = pinned_context(ca_file) if ca_file is not None else True
         self.issuer = issuer
+        self.audiences = frozenset(audiences or (client_id,))
+        self.scopes = scopes
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -75,11 +81,28 @@ class Introspector:
             raise TokenRefused("token has expired or has no expiry")
         if self.issuer and answer.get("iss") != self.issuer:
             raise TokenRefused(f"token issued by {answer.get('iss')!r}, not by the expected issuer")
+        self._check_application(answer)
         national = answer.get("SubjectNameID")
         found = _RPPS.match(national) if isinstance(national, str) else None
         if found is None:
             raise TokenRefused("token does not name a person by an RPPS number")
         return found.group(1)
+
+    def _check_application(self, answer: dict[str, Any]) -> None:
+        """TokenRefused unless the token was issued to an application we accept, with our scopes."""
+        audience = answer.get("aud")
+        named: list[object] = [audience] if isinstance(audience, str) else []
+        named += audience if isinstance(audience, list) else []
+        named += [answer.get("azp"), answer.get("client_id")]
+        parties = {party for party in named if isinstance(party, str) and party}
+        if not parties & self.audiences:
+            issued_to = ", ".join(sorted(parties)) or "no named application"
+            raise TokenRefused(f"token issued to {issued_to}, not to an application this service accepts")
+        scope = answer.get("scope")
+        granted = set(scope.split()) if isinstance(scope, str) else set()
+        missing = [wanted for wanted in self.scopes if wanted not in granted]
+        if missing:
+            raise TokenRefused(f"token does not grant the scope {missing[0]!r}")
 
     async def _introspect(self, token: str) -> dict[str, Any]:
         if self._session is None:

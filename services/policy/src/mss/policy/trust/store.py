@@ -149,7 +149,7 @@ class TrustStore:
         self.timeout = timeout
 
     async def open(self, *, create: bool) -> None:
-        """Make sure the bucket exists: create it (its owner, or an import) or fail clearly."""
+        """Make sure the bucket exists: create it (its owner, policy) or fail clearly."""
         if create:
             await streams.ensure_bucket(self.js, self.spec)
             return
@@ -157,7 +157,8 @@ class TrustStore:
             await self.js.key_value(self.spec.name)
         except BucketNotFoundError:
             raise UnavailableError(
-                f"bucket {self.spec.name} does not exist: start policy or run `mss trust import` first"
+                f"bucket {self.spec.name} does not exist: start policy, which creates it, then run"
+                " `mss trust import`"
             ) from None
 
     def subject(self, key: str) -> str:
