@@ -35,6 +35,8 @@ from openapi_spec_validator import validate
 pytestmark = pytest.mark.integration
 
 TOKEN = secrets.token_urlsafe(24)
+CHU_TOKEN = secrets.token_urlsafe(24)
+"""A token limited to the establishment chu-demo."""
 
 
 @dataclass
@@ -84,7 +86,8 @@ async def admin(nats_server: RunningNats, database_url: str) -> AsyncIterator[Ad
         **nats_server.settings("directory"),
         http_port=port,
         database_url=database_url,
-        admin_tokens={"ops-alice": TOKEN},  # type: ignore[dict-item]
+        admin_tokens={"ops-alice": TOKEN, "dsi-chu": CHU_TOKEN},  # type: ignore[dict-item]
+        admin_token_tenants={"dsi-chu": "chu-demo"},
     )
     suffix = secrets.token_hex(4)
     try:
@@ -414,3 +417,35 @@ async def test_an_establishment_sets_its_retention_and_a_legal_hold(admin: Admin
     changes = [e.reason for e in await audited(admin, 4)]  # establishment, domain, two updates
     assert f"by ops-alice: establishment {admin.tenant} updated: audit_retention_months = 24" in changes[-2]
     assert "legal_hold = True, legal_hold_reason = court order 2026-118" in changes[-2]
+
+
+async def test_a_token_limited_to_one_establishment_sees_and_changes_only_it(admin: Admin) -> None:
+    status, tenants = await admin.call("GET", "/api/v1/tenants", token=CHU_TOKEN)
+    assert (status, [t["id"] for t in tenants]) == (200, ["chu-demo"])
+    assert (await admin.call("GET", "/api/v1/tenants/chu-demo", token=CHU_TOKEN))[0] == 200
+    jean, claire = "jean.martin@chu-demo.mssante.fr", "claire.durand@ch-exemple.mssante.fr"
+    assert (await admin.call("GET", f"/api/v1/mailboxes/{jean}", token=CHU_TOKEN))[0] == 200
+    for method, path, body in (  # another establishment's things look as if they did not exist
+        ("GET", "/api/v1/tenants/ch-exemple", None),
+        ("GET", "/api/v1/tenants/ch-exemple/mailboxes", None),
+        ("GET", f"/api/v1/mailboxes/{claire}", None),
+        ("PATCH", f"/api/v1/mailboxes/{claire}", {"description": "changed"}),
+        ("POST", f"/api/v1/mailboxes/{claire}/status", {"status": "suspended", "reason": "test"}),
+        ("PUT", f"/api/v1/mailboxes/cardiologie@chu-demo.mssante.fr/delegates/{claire}", None),
+    ):
+        status, answer = await admin.call(method, path, body, token=CHU_TOKEN)
+        assert (status, answer["error"]) == (404, "mss.not_found"), (method, path, answer)
+    for method, path, body in (  # the GHT's own things are GHT-wide
+        ("POST", "/api/v1/tenants", {"id": "ch-intrus", "name": "Intrus"}),
+        ("PUT", "/api/v1/ght/ght-demo", {"name": "renamed"}),
+    ):
+        status, answer = await admin.call(method, path, body, token=CHU_TOKEN)
+        assert (status, answer["error"]) == (403, "mss.forbidden"), (method, path, answer)
+    status, _ = await admin.call("GET", f"/api/v1/mailboxes/{claire}")  # untouched, for a GHT-wide token
+    assert status == 200
+    changed = await admin.call(
+        "PATCH", f"/api/v1/mailboxes/{jean}", {"display_name": "Dr Jean Martin"}, token=CHU_TOKEN
+    )
+    assert changed[0] == 200
+    (event,) = [e for e in await audited(admin, 1) if e.recipient == jean]
+    assert event.reason.startswith("by dsi-chu: ")

@@ -236,8 +236,10 @@ async def test_a_person_sends_as_their_mailbox_and_delegated_ones_only(submissio
     refused = {
         e.mail_from: e for e in await wait_for(submission.audit, AuditCode.AUDIT_CODE_SENDER_REFUSED, 2)
     }
-    assert "Authentication required" in refused[JEAN].reason
-    assert (refused[JEAN].rule, refused[CLAIRE].rule) == (
+    claimed = refused[""]  # the client proved nothing: Jean's name is only its claim, not Jean's event
+    assert claimed.reason.startswith(f"claimed sender <{JEAN}>: Authentication required")
+    assert claimed.tenant_id == ""
+    assert (claimed.rule, refused[CLAIRE].rule) == (
         "sender.authentication-required",
         "sender.not-authorised",
     )
@@ -399,3 +401,37 @@ async def test_passwords_are_refused_where_they_make_no_sense(
         assert stored == (1 if address == JEAN else 0)  # Jean keeps the password set by the fixture
     finally:
         await conn.close()
+
+
+async def test_an_unproven_client_cannot_fill_the_trail_under_someones_name(submission: Submission) -> None:
+    """Refused MAIL FROM of a client that signed in with nothing are claims, recorded outside any
+    establishment's chain, and past ten the address gets 421 and is disconnected; a person who signs
+    in from the same address is not held back."""
+    client = await session(submission)
+    try:
+        for _ in range(10):
+            assert await mail_from(client, JEAN) == "530 5.7.0 Authentication required"
+        reply = await client.execute_command(b"MAIL", f"FROM:<{JEAN}>".encode())
+        assert (reply.code, reply.message) == (
+            421,
+            "4.7.0 Too many refused commands from your address, try again later",
+        )
+        with pytest.raises(aiosmtplib.SMTPServerDisconnected):
+            await client.noop()
+    finally:
+        client.close()
+    again = await session(submission)  # a new connection from the same address
+    try:
+        assert (await mail_from(again, JEAN)).startswith("421 4.7.0")
+    finally:
+        again.close()
+    person = await session(submission)
+    try:
+        assert (await plain(person, JEAN, PASSWORDS[JEAN])).startswith("235")
+        assert (await mail_from(person, JEAN)).startswith("250")
+    finally:
+        await person.quit()
+    claims = await wait_for(submission.audit, AuditCode.AUDIT_CODE_SENDER_REFUSED, 10)
+    assert all(c.reason.startswith(f"claimed sender <{JEAN}>: ") for c in claims)
+    assert {(c.mail_from, c.tenant_id) for c in claims} == {("", "")}
+    assert len(claims) == 10  # the disconnected attempts reached neither policy nor the trail

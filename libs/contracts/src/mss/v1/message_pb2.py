@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from mss.v1 import common_pb2 as mss_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14mss/v1/message.proto\x12\x06mss.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13mss/v1/common.proto\"\xe9\x03\n\x0fMessageReceived\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12/\n\x0breceived_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tmail_from\x18\x03 \x01(\t\x12%\n\nrecipients\x18\x04 \x03(\x0b\x32\x11.mss.v1.Recipient\x12\x1d\n\x04\x62ody\x18\x05 \x01(\x0b\x32\x0f.mss.v1.BlobRef\x12\x18\n\x10sender_tenant_id\x18\x06 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x07 \x01(\t\x12\x0c\n\x04helo\x18\x08 \x01(\t\x12\x19\n\x11header_message_id\x18\t \x01(\t\x12<\n\x0bmss_headers\x18\n \x03(\x0b\x32\'.mss.v1.MessageReceived.MssHeadersEntry\x12\x16\n\x0exdm_attachment\x18\x0b \x01(\x08\x12\x1f\n\x03\x64sn\x18\x0c \x01(\x0b\x32\x12.mss.v1.DsnRequest\x12 \n\x18\x64isposition_notification\x18\r \x01(\x08\x12\x11\n\tsubmitted\x18\x0e \x01(\x08\x1a\x31\n\x0fMssHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd4\x02\n\x11\x44\x65liveryRequested\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tmail_from\x18\x02 \x01(\t\x12%\n\nrecipients\x18\x03 \x03(\x0b\x32\x11.mss.v1.Recipient\x12\x1d\n\x04\x62ody\x18\x04 \x01(\x0b\x32\x0f.mss.v1.BlobRef\x12/\n\x0breceived_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11previous_attempts\x18\x06 \x01(\x05\x12.\n\nnot_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_reply\x18\x08 \x01(\t\x12\x11\n\tcancelled\x18\t \x01(\t\x12\x1f\n\x03\x64sn\x18\n \x01(\x0b\x32\x12.mss.v1.DsnRequest\x12\x0e\n\x06\x66older\x18\x0b \x01(\t\"g\n\x0cQueueRequest\x12\x0f\n\x07\x63ommand\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x02 \x01(\t\x12\x12\n\nmessage_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x05 \x01(\t\"D\n\x0cQueueBacklog\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\x11\n\tscheduled\x18\x02 \x01(\x05\x12\x0c\n\x04held\x18\x03 \x01(\x05\"o\n\nQueueEntry\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x0c\n\x04held\x18\x03 \x01(\x08\x12*\n\x07request\x18\x04 \x01(\x0b\x32\x19.mss.v1.DeliveryRequested\"g\n\nQueueReply\x12%\n\x07\x62\x61\x63klog\x18\x01 \x03(\x0b\x32\x14.mss.v1.QueueBacklog\x12#\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x12.mss.v1.QueueEntry\x12\r\n\x05\x65rror\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14mss/v1/message.proto\x12\x06mss.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13mss/v1/common.proto\"\xc9\x04\n\x0fMessageReceived\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12/\n\x0breceived_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tmail_from\x18\x03 \x01(\t\x12%\n\nrecipients\x18\x04 \x03(\x0b\x32\x11.mss.v1.Recipient\x12\x1d\n\x04\x62ody\x18\x05 \x01(\x0b\x32\x0f.mss.v1.BlobRef\x12\x18\n\x10sender_tenant_id\x18\x06 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x07 \x01(\t\x12\x0c\n\x04helo\x18\x08 \x01(\t\x12\x19\n\x11header_message_id\x18\t \x01(\t\x12<\n\x0bmss_headers\x18\n \x03(\x0b\x32\'.mss.v1.MessageReceived.MssHeadersEntry\x12\x16\n\x0exdm_attachment\x18\x0b \x01(\x08\x12\x1f\n\x03\x64sn\x18\x0c \x01(\x0b\x32\x12.mss.v1.DsnRequest\x12 \n\x18\x64isposition_notification\x18\r \x01(\x08\x12\x11\n\tsubmitted\x18\x0e \x01(\x08\x12\x31\n\x10peer_certificate\x18\x0f \x01(\x0b\x32\x17.mss.v1.PeerCertificate\x12\x15\n\rauth_identity\x18\x10 \x01(\t\x12\x14\n\x0c\x61uth_senders\x18\x11 \x03(\t\x1a\x31\n\x0fMssHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd4\x02\n\x11\x44\x65liveryRequested\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tmail_from\x18\x02 \x01(\t\x12%\n\nrecipients\x18\x03 \x03(\x0b\x32\x11.mss.v1.Recipient\x12\x1d\n\x04\x62ody\x18\x04 \x01(\x0b\x32\x0f.mss.v1.BlobRef\x12/\n\x0breceived_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11previous_attempts\x18\x06 \x01(\x05\x12.\n\nnot_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_reply\x18\x08 \x01(\t\x12\x11\n\tcancelled\x18\t \x01(\t\x12\x1f\n\x03\x64sn\x18\n \x01(\x0b\x32\x12.mss.v1.DsnRequest\x12\x0e\n\x06\x66older\x18\x0b \x01(\t\"g\n\x0cQueueRequest\x12\x0f\n\x07\x63ommand\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x02 \x01(\t\x12\x12\n\nmessage_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x05 \x01(\t\"D\n\x0cQueueBacklog\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\x11\n\tscheduled\x18\x02 \x01(\x05\x12\x0c\n\x04held\x18\x03 \x01(\x05\"o\n\nQueueEntry\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x0c\n\x04held\x18\x03 \x01(\x08\x12*\n\x07request\x18\x04 \x01(\x0b\x32\x19.mss.v1.DeliveryRequested\"g\n\nQueueReply\x12%\n\x07\x62\x61\x63klog\x18\x01 \x03(\x0b\x32\x14.mss.v1.QueueBacklog\x12#\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x12.mss.v1.QueueEntry\x12\r\n\x05\x65rror\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,17 +36,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MESSAGERECEIVED_MSSHEADERSENTRY']._loaded_options = None
   _globals['_MESSAGERECEIVED_MSSHEADERSENTRY']._serialized_options = b'8\001'
   _globals['_MESSAGERECEIVED']._serialized_start=87
-  _globals['_MESSAGERECEIVED']._serialized_end=576
-  _globals['_MESSAGERECEIVED_MSSHEADERSENTRY']._serialized_start=527
-  _globals['_MESSAGERECEIVED_MSSHEADERSENTRY']._serialized_end=576
-  _globals['_DELIVERYREQUESTED']._serialized_start=579
-  _globals['_DELIVERYREQUESTED']._serialized_end=919
-  _globals['_QUEUEREQUEST']._serialized_start=921
-  _globals['_QUEUEREQUEST']._serialized_end=1024
-  _globals['_QUEUEBACKLOG']._serialized_start=1026
-  _globals['_QUEUEBACKLOG']._serialized_end=1094
-  _globals['_QUEUEENTRY']._serialized_start=1096
-  _globals['_QUEUEENTRY']._serialized_end=1207
-  _globals['_QUEUEREPLY']._serialized_start=1209
-  _globals['_QUEUEREPLY']._serialized_end=1312
+  _globals['_MESSAGERECEIVED']._serialized_end=672
+  _globals['_MESSAGERECEIVED_MSSHEADERSENTRY']._serialized_start=623
+  _globals['_MESSAGERECEIVED_MSSHEADERSENTRY']._serialized_end=672
+  _globals['_DELIVERYREQUESTED']._serialized_start=675
+  _globals['_DELIVERYREQUESTED']._serialized_end=1015
+  _globals['_QUEUEREQUEST']._serialized_start=1017
+  _globals['_QUEUEREQUEST']._serialized_end=1120
+  _globals['_QUEUEBACKLOG']._serialized_start=1122
+  _globals['_QUEUEBACKLOG']._serialized_end=1190
+  _globals['_QUEUEENTRY']._serialized_start=1192
+  _globals['_QUEUEENTRY']._serialized_end=1303
+  _globals['_QUEUEREPLY']._serialized_start=1305
+  _globals['_QUEUEREPLY']._serialized_end=1408
 # @@protoc_insertion_point(module_scope)

@@ -60,6 +60,9 @@ class MessageReceived(_message.Message):
     DSN_FIELD_NUMBER: _builtins.int
     DISPOSITION_NOTIFICATION_FIELD_NUMBER: _builtins.int
     SUBMITTED_FIELD_NUMBER: _builtins.int
+    PEER_CERTIFICATE_FIELD_NUMBER: _builtins.int
+    AUTH_IDENTITY_FIELD_NUMBER: _builtins.int
+    AUTH_SENDERS_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     """Queue id given in the 250 reply; unique per accepted message."""
     mail_from: _builtins.str
@@ -79,6 +82,10 @@ class MessageReceived(_message.Message):
     submitted: _builtins.bool
     """Received on the submission listener: one of our establishments' people or applications sent
     it (a hosted sender keeps a copy in its Sent folder).
+    """
+    auth_identity: _builtins.str
+    """Who signed in at submission (empty otherwise), and the mailboxes that identity may send as:
+    what a read receipt's origin is checked against.
     """
     @_builtins.property
     def received_at(self) -> _timestamp_pb2.Timestamp:
@@ -100,6 +107,16 @@ class MessageReceived(_message.Message):
     def dsn(self) -> _common_pb2.DsnRequest:
         """RET and ENVID given with MAIL FROM (RFC 3461)."""
 
+    @_builtins.property
+    def peer_certificate(self) -> _common_pb2.PeerCertificate:
+        """The client certificate the sending side presented (a peer operator's, or an applicative
+        mailbox's at submission); absent without one.
+        """
+
+    @_builtins.property
+    def auth_senders(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Mailboxes `auth_identity` may send as (its own and those delegated to it)."""
+
     def __init__(
         self,
         *,
@@ -117,10 +134,13 @@ class MessageReceived(_message.Message):
         dsn: _common_pb2.DsnRequest | None = ...,
         disposition_notification: _builtins.bool = ...,
         submitted: _builtins.bool = ...,
+        peer_certificate: _common_pb2.PeerCertificate | None = ...,
+        auth_identity: _builtins.str = ...,
+        auth_senders: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "dsn", b"dsn", "received_at", b"received_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "dsn", b"dsn", "peer_certificate", b"peer_certificate", "received_at", b"received_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "client_address", b"client_address", "disposition_notification", b"disposition_notification", "dsn", b"dsn", "header_message_id", b"header_message_id", "helo", b"helo", "mail_from", b"mail_from", "message_id", b"message_id", "mss_headers", b"mss_headers", "received_at", b"received_at", "recipients", b"recipients", "sender_tenant_id", b"sender_tenant_id", "submitted", b"submitted", "xdm_attachment", b"xdm_attachment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth_identity", b"auth_identity", "auth_senders", b"auth_senders", "body", b"body", "client_address", b"client_address", "disposition_notification", b"disposition_notification", "dsn", b"dsn", "header_message_id", b"header_message_id", "helo", b"helo", "mail_from", b"mail_from", "message_id", b"message_id", "mss_headers", b"mss_headers", "peer_certificate", b"peer_certificate", "received_at", b"received_at", "recipients", b"recipients", "sender_tenant_id", b"sender_tenant_id", "submitted", b"submitted", "xdm_attachment", b"xdm_attachment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

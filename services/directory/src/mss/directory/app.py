@@ -116,7 +116,13 @@ def build(settings: DirectorySettings) -> BusService:
     ):
         service.respond(subject, subjects.DIRECTORY_QUEUE, handler, settings.request_workers)
     admins = {name: token.get_secret_value() for name, token in settings.admin_tokens.items()}
-    AdminApi(lambda: pools[0], admins, service.auditor, lambda: registries[0].refresh()).mount(service.http)
+    AdminApi(
+        lambda: pools[0],
+        admins,
+        service.auditor,
+        lambda: registries[0].refresh(),
+        settings.admin_token_tenants,
+    ).mount(service.http)
 
     async def start() -> None:
         pool = await create_pool(settings)

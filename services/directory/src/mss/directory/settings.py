@@ -22,6 +22,11 @@ class DirectorySettings(DatabaseSettings):
         default={},
         description='Bearer tokens of the admin API by name, e.g. {"ops-alice": "…"} (none: API closed)',
     )
+    admin_token_tenants: dict[str, str] = Field(
+        default={},
+        description='Tokens limited to one establishment, by name, e.g. {"dsi-chu": "chu-demo"}: such a token'
+        " sees and changes only that establishment and its mailboxes; the others are GHT-wide",
+    )
     password_cost: int = Field(
         default=15, ge=10, le=20, description="scrypt cost of new password hashes: N = 2**password_cost"
     )

@@ -24,6 +24,7 @@ from mss.core import rules
 from mss.core.errors import UnavailableError
 from mss.core.ids import new_queue_id, new_trace_id, traceparent
 from mss.core.rules import Rule
+from mss.core.throttle import FailureLimiter
 from mss.core.tls import peer_certificate
 from mss.ingress import replies
 from mss.ingress.auth import Authenticated
@@ -124,6 +125,8 @@ class IngressHandler:
         self.scanner = (
             ClamdScanner(settings.scan_clamd, settings.scan_timeout) if settings.scan_clamd else None
         )
+        self.unproven = FailureLimiter(settings.unproven_refusals, settings.unproven_window)
+        """Refusals of clients that proved nothing, per address: past the limit, 421 and disconnect."""
 
     offers_auth = False
     """Whether EHLO advertises SMTP AUTH (only the submission listener's handler does)."""
@@ -185,11 +188,22 @@ class IngressHandler:
         ssl_object = (session.ssl or {}).get("ssl_object")
         if ssl_object is None:
             return replies.S530_STARTTLS_FIRST
+        unproven = (
+            [f"client:{peer_ip(session)}"]
+            if not session.authenticated and not peer_certificate(ssl_object)
+            else []
+        )
+        if unproven and self.unproven.blocked(unproven) is not None:
+            assert server.transport is not None
+            asyncio.get_running_loop().call_soon(server.transport.close)  # after this reply is written
+            return replies.S421_TOO_MANY_REFUSALS
         tx = self.begin(session)
         with trace.use_span(tx.span, end_on_exit=False):
             reply = await self._mail(session, envelope, address, options, ssl_object, tx)
         if not reply.startswith("250"):
             tx.span.end()
+            if unproven:
+                self.unproven.failed(unproven)
         return reply
 
     async def _mail(
@@ -232,6 +246,18 @@ class IngressHandler:
         envelope.mail_options.extend(options)
         envelope.mss = tx  # type: ignore[attr-defined]
         return replies.S250_SENDER_OK
+
+    @staticmethod
+    def who_sent(session: Session, event: MessageReceived) -> None:
+        """Record on ``event`` what the sending side proved: its certificate, or its sign-in."""
+        ssl_object = (session.ssl or {}).get("ssl_object")
+        facts = peer_certificate(ssl_object) if ssl_object is not None else None
+        if facts is not None:
+            event.peer_certificate.CopyFrom(PeerCertificate(**asdict(facts)))
+        auth = session.auth_data
+        if session.authenticated and isinstance(auth, Authenticated):
+            event.auth_identity = auth.identity
+            event.auth_senders.extend(auth.senders)
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -349,6 +375,7 @@ class IngressHandler:
             xdm_attachment=xdm,
             dsn=tx.dsn,
         )
+        self.who_sent(session, event)
         event.received_at.CopyFrom(now_timestamp())
         headers = {**tx.headers(), hdr.MSG_ID: tx.message_id}
         auditor = self.service.auditor

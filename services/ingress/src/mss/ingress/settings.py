@@ -28,6 +28,15 @@ class IngressSettings(ServiceSettings):
     auth_session_failures: int = Field(
         default=3, ge=1, description="Failed authentications after which a session is closed"
     )
+    unproven_refusals: int = Field(
+        default=10,
+        ge=1,
+        description="Refused MAIL FROM of clients that proved nothing (no sign-in, no certificate) an"
+        " address may collect within unproven_window, then 421 and disconnect (per listener and replica)",
+    )
+    unproven_window: float = Field(
+        default=300.0, gt=0, description="Seconds a refusal of an unproven client counts against its address"
+    )
     auth_mechanisms: list[str] = Field(
         default=["PLAIN", "LOGIN", "XOAUTH2"],
         description="SASL mechanisms offered at submission, after STARTTLS (subset of PLAIN LOGIN XOAUTH2)",

@@ -69,7 +69,13 @@ def wire(settings: PolicySettings) -> Policy:
         version,
     )
     operators = OperatorLookup(lambda: checker.trust)
-    content = ContentInspector(service, settings.patient_hash_key.get_secret_value().encode(), version)
+    content = ContentInspector(
+        service,
+        settings.patient_hash_key.get_secret_value().encode(),
+        version,
+        lambda: checker.trust,
+        settings.dn_match,
+    )
     for subject, handler in (
         (subjects.RCPT_CHECK, checker.on_request),
         (subjects.SENDER_CHECK, senders.on_request),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from mss.bus.blobs import get_blob
 from mss.bus.codec import decode, encode
@@ -17,8 +18,10 @@ from mss.bus.service import BusService
 from mss.core import rules
 from mss.core.errors import DataError
 from mss.core.patients import patient_hash
+from mss.core.tls import DnMatch
 from mss.policy.domain import mdn
 from mss.policy.domain.refusal import refusal
+from mss.policy.domain.trustlist import TrustList
 from mss.policy.domain.xdm import XdmReport, inspect
 from mss.v1 import AuditCode, ContentCheckReply, ContentCheckRequest, MessageReceived, Verdict
 
@@ -37,10 +40,19 @@ def summary(report: XdmReport) -> str:
 class ContentInspector:
     """Reads the body of an accepted message and audits what its XDM archives say."""
 
-    def __init__(self, service: BusService, key: bytes, policy_version: str) -> None:
+    def __init__(
+        self,
+        service: BusService,
+        key: bytes,
+        policy_version: str,
+        trust: Callable[[], TrustList],
+        match: DnMatch,
+    ) -> None:
         self.service = service
         self.key = key
         self.policy_version = policy_version
+        self.trust = trust
+        self.match = match
 
     async def check(self, request: ContentCheckRequest) -> ContentCheckReply:
         """The verdict on a stored body for an establishment that refuses malformed XDM archives."""
@@ -69,7 +81,8 @@ class ContentInspector:
         return encode(await self.check(decode(ContentCheckRequest, body)))
 
     async def disposition(self, event: MessageReceived, trace_id: str) -> None:
-        """Link a disposition notification (RFC 8098) to the message it is about, by Message-ID."""
+        """Link a disposition notification (RFC 8098) to the message it is about, by Message-ID, when it
+        comes from the recipient's side; keep any other as an unlinked notification."""
         try:
             body = await get_blob(self.service.js, event.body)
         except DataError as exc:
@@ -79,6 +92,11 @@ class ContentInspector:
         if found is None:
             log.info("notification without a usable disposition", extra={"message_id": event.message_id})
             return
+        unlinked = mdn.from_recipients_side(event, found.final_recipient, self.trust(), self.match)
+        reason = f"{found.disposition} ({found.mode})"
+        if unlinked:
+            log.info("notification not linked", extra={"message_id": event.message_id, "why": unlinked})
+            reason = f"unlinked notification about {found.original_message_id}: {reason}; {unlinked}"
         auditor = self.service.auditor
         await auditor.emit(
             auditor.event(
@@ -86,8 +104,8 @@ class ContentInspector:
                 message_id=event.message_id,
                 mail_from=event.mail_from,
                 recipient=found.final_recipient,
-                reason=f"{found.disposition} ({found.mode})",
-                original_message_id=found.original_message_id,
+                reason=reason,
+                original_message_id="" if unlinked else found.original_message_id,
                 trace_id=trace_id,
             )
         )

@@ -93,13 +93,17 @@ class SenderChecker:
         verdict.policy_version = self.policy_version
         if verdict.verdict != Verdict.VERDICT_ACCEPT:
             auditor = self.service.auditor
+            # A client that proved nothing (no sign-in, no certificate) only claims its sender: the
+            # claim is recorded as such, never as that person's or establishment's own event.
+            proven = bool(request.auth_identity) or certificate is not None
+            claim = "" if proven else f"claimed sender <{request.mail_from}>: "
             event = auditor.event(
                 code=AuditCode.AUDIT_CODE_SENDER_REFUSED,
                 message_id=request.message_id,
-                mail_from=request.mail_from,
+                mail_from=request.mail_from if proven else "",
                 status=RecipientStatus.RECIPIENT_STATUS_REFUSED,
                 reply=f"{verdict.smtp_code} {verdict.enhanced_code} {verdict.reason}",
-                reason=f"{verdict.reason} (client {request.client_address}"
+                reason=f"{claim}{verdict.reason} (client {request.client_address}"
                 + (f", authenticated as {request.auth_identity})" if request.auth_identity else ")"),
                 trust_list_version=trust.version,
                 rule=verdict.rule,

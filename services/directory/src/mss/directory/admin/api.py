@@ -70,11 +70,14 @@ class AdminApi:
         tokens: dict[str, str],
         auditor: Auditor,
         changed: Callable[[], Awaitable[None]],
+        limited_to: dict[str, str] | None = None,
     ) -> None:
         self.pool = pool
         self.changed = changed
         self.tokens = {name: token.encode() for name, token in tokens.items() if token}
         self.auditor = auditor
+        self.limited_to = limited_to or {}
+        """Tokens limited to one establishment: name → establishment id (the others are GHT-wide)."""
 
     def actor(self, request: web.Request) -> str | None:
         """The name of the token presented, or None."""
@@ -118,7 +121,13 @@ class AdminApi:
                     return _error(422, exc.code, exc.message)
             call = Call(actor, dict(request.match_info), dict(request.query), body)
             try:
+                refusal = await self.out_of_scope(actor, request.method, call.match)
+                if refusal is not None:
+                    return refusal
                 result = await operation.handler(call)
+                establishment = self.limited_to.get(actor)
+                if establishment is not None and request.method == "GET" and call.match == {}:
+                    result = [t for t in result if t.get("id") == establishment]  # the establishment list
             except (DataError, NotFoundError, ConflictError) as exc:
                 return _error(_STATUS[type(exc)], exc.code, exc.message)
             except asyncpg.IntegrityConstraintViolationError as exc:  # a race lost to another change
@@ -132,6 +141,30 @@ class AdminApi:
             return web.json_response(result)
 
         return handle
+
+    async def out_of_scope(self, actor: str, method: str, match: dict[str, str]) -> web.Response | None:
+        """The refusal of a request beyond what a token limited to one establishment may see or change
+        (404 for what belongs to another, as if it did not exist), or None."""
+        establishment = self.limited_to.get(actor)
+        if establishment is None:
+            return None
+        if not match or "ght_id" in match:  # the GHT and its establishments: reading the list (filtered)
+            if method == "GET" and not match:
+                return None
+            return _error(403, "mss.forbidden", f"this token is limited to establishment {establishment}")
+        owners = set()
+        if "tenant_id" in match:
+            owners.add(match["tenant_id"])
+        for key in ("address", "delegate"):
+            if key in match:
+                owners.add(
+                    await self.pool().fetchval(
+                        "SELECT tenant_id FROM mailboxes WHERE address = $1", match[key].strip().lower()
+                    )
+                )
+        if owners - {establishment, None} or (owners == {None} and "tenant_id" not in match):
+            return _error(404, "mss.not_found", "no such establishment or mailbox for this token")
+        return None
 
     async def _audit(self, actor: str, change: store.Change) -> None:
         event = self.auditor.event(

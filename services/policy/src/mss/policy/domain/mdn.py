@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from email import message_from_bytes, message_from_string, policy
 from email.message import Message
 
+from mss.core.tls import DnMatch
+from mss.policy.domain.senders import certificate_matches
+from mss.policy.domain.trustlist import TrustList, canonical_domain
+from mss.v1 import MessageReceived
+
 
 @dataclass(frozen=True)
 class Disposition:
@@ -53,3 +58,26 @@ def read(content: bytes) -> Disposition | None:
             mode=" ".join(mode.split())[:100],
         )
     return None
+
+
+def from_recipients_side(
+    received: MessageReceived, final_recipient: str, trust: TrustList, match: DnMatch
+) -> str:
+    """Why a notification about ``final_recipient`` cannot be that recipient's, or "" when it comes
+    from the recipient's side: signed in at submission as someone who may send as that recipient, or
+    delivered by an operator whose certificate the allowed-domain list names for the recipient's
+    domain. Anyone can write a notification; only those can vouch for what the recipient did."""
+    recipient = final_recipient.strip().lower()
+    if not recipient:
+        return "it names no final recipient"
+    if received.submitted:
+        if recipient in (sender.lower() for sender in received.auth_senders):
+            return ""
+        who = received.auth_identity or "a client that did not sign in"
+        return f"submitted by {who}, who may not send as {recipient}"
+    listed = trust.domains.get(canonical_domain(recipient.rpartition("@")[2]), ())
+    certificate = received.peer_certificate if received.HasField("peer_certificate") else None
+    if certificate is not None and any(certificate_matches(dn, certificate, match) for dn in listed):
+        return ""
+    shown = certificate.subject_dn if certificate is not None else "no certificate"
+    return f"delivered by {shown}, not by the operator the list names for {recipient}"
