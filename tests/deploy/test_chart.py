@@ -930,6 +930,9 @@ def test_helm_test_speaks_smtp_to_the_ingress_service(rendered: Rendered) -> Non
     compile(script, "smtp-round-trip", "exec")
     for needle in ("smtplib", "starttls", "ehlo", "has_extn", "530"):
         assert needle in script
+    # Without a CRL the test fails, last: MSSante requires revocation checks.
+    last = script.rstrip().rsplit("check(", 1)[1]
+    assert last.startswith('\n    bool(os.environ["CRL_SECRET"]),'), last
     env = {var["name"]: var["value"] for var in container["env"]}
     service = rendered.named("Service", f"{FULLNAME}-ingress-smtp")
     assert env["SMTP_HOST"] == f"{service['metadata']['name']}.{NAMESPACE}.svc"
@@ -937,6 +940,7 @@ def test_helm_test_speaks_smtp_to_the_ingress_service(rendered: Rendered) -> Non
     assert {int(env["SMTP_PEER_PORT"]), int(env["SMTP_SUBMISSION_PORT"])} == service_ports
     for name in env:
         assert f'os.environ["{name}"]' in script, name
+    assert env["CRL_SECRET"] == rendered.values["tls"]["crl"]["secretName"]
     # With tests.domain, a round trip on the peer listener with the operator's own certificate.
     domain = rendered.values["tests"]["domain"]
     assert env["SMTP_DOMAIN"] == domain

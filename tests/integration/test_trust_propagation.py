@@ -27,7 +27,7 @@ from mss.policy.domain.trustlist import NAMESPACE, parse_trust_list
 from mss.policy.settings import PolicySettings
 from mss.testing.fixtures import RunningNats
 from mss.testing.inprocess import running
-from mss.v1 import Listener, PeerCertificate, SenderCheckReply, SenderCheckRequest
+from mss.v1 import AuditCode, AuditEvent, Listener, PeerCertificate, SenderCheckReply, SenderCheckRequest
 from prometheus_client import REGISTRY
 
 pytestmark = pytest.mark.integration
@@ -110,6 +110,29 @@ async def verdicts(bus: nats.NATS, count: int = 40) -> set[tuple[int, str]]:
     return seen
 
 
+async def trust_list_changes(bus: nats.NATS, version: str) -> list[AuditEvent]:
+    """The TRUST_LIST_CHANGED events the audit stream holds (each stored once), read until one for
+    ``version`` is there (bounded: 10 s)."""
+    subscription = await bus.jetstream().pull_subscribe(subjects.audit("policy"), stream=streams.AUDIT.name)
+    found: list[AuditEvent] = []
+    deadline = asyncio.get_running_loop().time() + 10
+    try:
+        while not any(e.trust_list_version == version for e in found):
+            assert asyncio.get_running_loop().time() < deadline, f"no TRUST_LIST_CHANGED for {version}"
+            try:
+                batch = await subscription.fetch(100, timeout=0.5)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            for message in batch:
+                event = decode(AuditEvent, message.data)
+                if event.code == AuditCode.AUDIT_CODE_TRUST_LIST_CHANGED:
+                    found.append(event)
+                await message.ack()
+    finally:
+        await subscription.unsubscribe()
+    return found
+
+
 async def cli_import(nats_server: RunningNats, path: Path) -> str:
     out = io.StringIO()
     assert await import_list(CliSettings(**nats_server.settings("ops")), path, None, out) == 0
@@ -138,6 +161,10 @@ async def test_an_imported_list_reaches_every_replica_and_their_verdicts(
         # the DN replica refuses the unlisted DN, the CN replica accepts it: both with the new list
         assert await verdicts(bus) == {(550, NEW_VERSION), (250, NEW_VERSION)}
         assert all(policy.trust.meta.source.startswith("import:") for policy in policies)
+    changed = await trust_list_changes(bus, NEW_VERSION)  # both replicas saw the import: one event
+    (event,) = [e for e in changed if e.trust_list_version == NEW_VERSION]
+    assert event.reason.startswith(f"list {NEW_VERSION} (")
+    assert f"put in force by ops (mss trust import): import:{new_file.resolve()}" in event.reason
 
 
 async def test_a_replica_started_later_takes_the_list_in_the_bucket_not_its_file(

@@ -80,6 +80,11 @@ class _AuditCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditCode.V
     """An administrator changed the directory (GHT, establishment, domain, mailbox, delegation);
     `reason` says who and what, `recipient` names the mailbox when it is about one.
     """
+    AUDIT_CODE_TRUST_LIST_CHANGED: _AuditCode.ValueType  # 601
+    """A new allowed-domain list was put in force; `reason` says its version and who wrote it: the
+    operator identity (`mss trust import`) or policy (fetched from its source), the only identities
+    the NATS permissions let write it.
+    """
 
 class AuditCode(_AuditCode, metaclass=_AuditCodeEnumTypeWrapper):
     """Stable numeric id of every audit event; grouped by hop. Never renumber."""
@@ -136,6 +141,11 @@ and what.
 AUDIT_CODE_DIRECTORY_CHANGED: AuditCode.ValueType  # 600
 """An administrator changed the directory (GHT, establishment, domain, mailbox, delegation);
 `reason` says who and what, `recipient` names the mailbox when it is about one.
+"""
+AUDIT_CODE_TRUST_LIST_CHANGED: AuditCode.ValueType  # 601
+"""A new allowed-domain list was put in force; `reason` says its version and who wrote it: the
+operator identity (`mss trust import`) or policy (fetched from its source), the only identities
+the NATS permissions let write it.
 """
 Global___AuditCode: _TypeAlias = AuditCode  # noqa: Y015
 

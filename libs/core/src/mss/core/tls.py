@@ -25,6 +25,8 @@ MSSANTE_CIPHERS = ":".join(
     ]
 )
 """The TLS 1.2 suites of R-TLS-3, in OpenSSL names."""
+NO_CRL = "no CRL: {whose} certificates are not checked for revocation, which MSSante requires (set {setting})"
+"""What a service says, loudly, when it starts without a certificate revocation list."""
 
 _DN_KEYS = {
     "commonName": "CN",

@@ -21,7 +21,7 @@ from mss.policy.domain.checksum import parse_checksum
 from mss.policy.domain.trustlist import canonical_domain
 from mss.policy.trust.fetch import read_file
 from mss.policy.trust.loader import CHECKSUM_MAX_BYTES, Loaded, validate_async
-from mss.policy.trust.store import Meta, RevisionConflict, TrustStore
+from mss.policy.trust.store import IMPORTED, Meta, RevisionConflict, TrustStore
 from nats.aio.client import Client as NATS
 
 LISTED, NOT_LISTED, ERROR = 0, 1, 2
@@ -87,7 +87,7 @@ async def import_list(settings: CliSettings, path: Path, checksum: Path | None, 
                 print(f"already in force: {loaded.trust.version} (revision {previous.revision})", file=out)
                 return 0
             try:
-                meta = await store.publish(loaded, f"import:{path.resolve()}", previous=previous)
+                meta = await store.publish(loaded, f"{IMPORTED}{path.resolve()}", previous=previous)
             except RevisionConflict:
                 continue
             print(

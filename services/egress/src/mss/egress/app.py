@@ -22,8 +22,8 @@ from mss.bus.reports import send_report
 from mss.bus.service import BusService
 from mss.bus.work import Retry, work_consumer
 from mss.core import dsn
+from mss.core.tls import NO_CRL, client_context, dn_matches
 from mss.core.tls import PeerCertificate as TlsEvidence
-from mss.core.tls import client_context, dn_matches
 from mss.egress.connections import Connections
 from mss.egress.domain.outcome import Outcome, RecipientResult, classify, parse_hop, retry_delay
 from mss.egress.domain.windows import Windows
@@ -63,6 +63,8 @@ class Egress:
         self.settings = settings
         self.tls: ssl.SSLContext | None = None
         self.load_tls()
+        if self.tls is not None and settings.tls_crl_file is None:
+            log.warning(NO_CRL.format(whose="peer operators' server", setting="MSS_EGRESS_TLS_CRL_FILE"))
         self.windows = Windows(settings.destination_concurrency, settings.destination_concurrency_max)
         self.mx = MxResolver(settings.dns_nameservers, settings.dns_timeout)
         self.smarthost_tls = smarthost_contexts(settings.smarthost_ca_file)

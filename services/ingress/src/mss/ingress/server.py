@@ -12,7 +12,7 @@ import asyncio
 import logging
 import ssl
 
-from mss.core.tls import server_context
+from mss.core.tls import NO_CRL, server_context
 from mss.ingress.dsn import DsnSMTP
 from mss.ingress.handler import IngressHandler
 from mss.ingress.settings import IngressSettings
@@ -31,6 +31,8 @@ class Listeners:
         self.servers: list[asyncio.Server] = []
         self.contexts: dict[Listener.ValueType, ssl.SSLContext] = {}
         self.load_tls()
+        if settings.tls_crl_file is None:
+            log.warning(NO_CRL.format(whose="peer operators' client", setting="MSS_INGRESS_TLS_CRL_FILE"))
 
     def load_tls(self) -> None:
         """(Re)build the TLS contexts from the files; new connections use the new ones."""

@@ -47,6 +47,7 @@ def wire(settings: PolicySettings) -> Policy:
         SourceConfig.from_settings(settings),
         settings.trust_list_refresh,
         lambda: service.broker.connection,
+        service.auditor,
     )
     service.startup.append(sync.start)
     service.background.append(sync.refresh_loop)

@@ -42,6 +42,10 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+IMPORTED = "import:"
+"""How the source of a list an operator imported (`mss trust import`) starts."""
+
+
 @dataclass(frozen=True)
 class Meta:
     """Metadata of one stored list (headers of its KV revision)."""

@@ -16,11 +16,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Literal
 
+from mss.bus.audit import Auditor
 from mss.core.errors import ConfigError, MssError
 from mss.policy.trust import metrics
 from mss.policy.trust.holder import TrustHolder
 from mss.policy.trust.loader import Loaded, SourceConfig
-from mss.policy.trust.store import RevisionConflict, SourceState, Stored, TrustStore
+from mss.policy.trust.store import IMPORTED, Meta, RevisionConflict, SourceState, Stored, TrustStore
+from mss.v1 import AuditCode
 from nats.aio.client import Client as NATS
 
 log = logging.getLogger(__name__)
@@ -40,12 +42,18 @@ class TrustSync:
     """The list life cycle of one replica: start-up load, watcher and periodic refresh."""
 
     def __init__(
-        self, holder: TrustHolder, source: SourceConfig, refresh: float, connection: Callable[[], NATS]
+        self,
+        holder: TrustHolder,
+        source: SourceConfig,
+        refresh: float,
+        connection: Callable[[], NATS],
+        auditor: Auditor | None = None,
     ) -> None:
         self.holder = holder
         self.source = source
         self.refresh = refresh
         self.connection = connection
+        self.auditor = auditor
         self._store: TrustStore | None = None
         self._stop_watch: Callable[[], Awaitable[None]] | None = None
         self._refresh_now = False
@@ -84,6 +92,7 @@ class TrustSync:
             return
         metrics.CHECKED.set(time.time())
         await self.holder.swap(loaded.trust, meta)
+        await self.audit(meta)
 
     async def adopt(self, stored: Stored) -> bool:
         """Validate a revision of the bucket and install it; False (and logged) when it is bad."""
@@ -103,7 +112,28 @@ class TrustSync:
         """Watcher callback: a revision of ``current``; True when it is (now) the one in force."""
         if self.holder.meta is not None and stored.revision == self.holder.meta.revision:
             return True
-        return await self.adopt(stored)
+        adopted = await self.adopt(stored)
+        meta = self.holder.meta
+        if adopted and meta is not None and meta.source.startswith(IMPORTED):
+            await self.audit(meta)  # every replica sees it; the event's id makes it one event
+        return adopted
+
+    async def audit(self, meta: Meta) -> None:
+        """Record who put a new list in force: only ops (an import) and policy may write it."""
+        if self.auditor is None:
+            return
+        by = "ops (mss trust import)" if meta.source.startswith(IMPORTED) else "policy (from its source)"
+        event = self.auditor.event(
+            code=AuditCode.AUDIT_CODE_TRUST_LIST_CHANGED,
+            reason=f"list {meta.version} ({meta.domains} domains, revision {meta.revision}) put in force by"
+            f" {by}: {meta.source}",
+            trust_list_version=meta.version,
+        )
+        event.event_id = f"trust-list-{meta.revision}-{meta.sha256[:16]}"
+        try:
+            await self.auditor.emit(event)
+        except Exception:  # the list is in force; say loudly that its change is not in the trail
+            log.error("allowed-domain list change not audited", extra={"version": meta.version})
 
     async def stop(self) -> None:
         """Stop watching the bucket."""
@@ -155,6 +185,7 @@ class TrustSync:
             log.info("allowed-domain list published concurrently; the watcher takes the newest")
             return "conflict"
         await self.holder.swap(loaded.trust, meta)
+        await self.audit(meta)
         return "published"
 
     async def refresh_loop(self) -> None:
