@@ -21,7 +21,7 @@ def client_tls(ca_file: Path) -> ssl.SSLContext:
 
 
 def client_options(identity: str, credentials_file: Path | None, ca_file: Path | None) -> dict[str, Any]:
-    """Keyword arguments of ``nats.connect`` (and FastStream's broker) for ``identity``.
+    """Keyword arguments of ``nats.connect`` for ``identity`` (FastStream: :func:`broker_options`).
 
     Without a CA file the system's trusted roots check the server; without credentials the client
     connects anonymously, which an mss server refuses.
