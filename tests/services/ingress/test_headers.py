@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mss.ingress.handler import names_xdm
 from mss.ingress.headers import Summary, summarise
+from mss.ingress.limits import names_xdm
 
 
 def test_summary_keeps_message_id_and_x_mss_headers_only() -> None:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import ssl
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
@@ -22,15 +21,24 @@ from mss.bus.codec import encode, now_timestamp
 from mss.bus.service import BusService
 from mss.core import rules
 from mss.core.errors import UnavailableError
-from mss.core.ids import new_queue_id, new_trace_id, traceparent
 from mss.core.rules import Rule
 from mss.core.throttle import FailureLimiter
 from mss.core.tls import peer_certificate
 from mss.ingress import replies
 from mss.ingress.auth import Authenticated
 from mss.ingress.headers import summarise
+from mss.ingress.limits import declared_too_big, names_xdm, over_quota
 from mss.ingress.scan import ClamdScanner
 from mss.ingress.settings import IngressSettings
+from mss.ingress.transaction import (
+    Transaction,
+    declared_size,
+    null_to_empty,
+    peer_ip,
+    record_sender,
+    sender,
+    transaction,
+)
 from mss.v1 import (
     AuditCode,
     AuditEvent,
@@ -50,69 +58,18 @@ from mss.v1 import (
     Verdict,
 )
 from opentelemetry import trace
-from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=Message)
-_XDM_NAME = re.compile(rb"(?i)ihe_xdm\.zip")
 
 TLS_REFUSED = Counter(
     "mss_ingress_tls_refused",
     "TLS handshakes refused (no, bad, expired or revoked client certificate…)",
     ["listener", "reason"],
 )
-
-
-@dataclass
-class Transaction:
-    """What ingress keeps per SMTP transaction (from MAIL FROM to end of DATA)."""
-
-    message_id: str = field(default_factory=new_queue_id)
-    trace_id: str = field(default_factory=new_trace_id)
-    span: Span = INVALID_SPAN
-    """The transaction's span: the root of the message's trace (ended after the end of DATA)."""
-    recipients: list[Recipient] = field(default_factory=list)
-    trust_list_version: str = ""
-    directory_version: str = ""
-    identity: str = ""
-    """Who authenticated at submission (SMTP AUTH), if anyone."""
-    refused_whole: list[str] = field(default_factory=list)
-    """Recipients that make the whole message refused at the end of DATA (outside the trust space)."""
-    declared_size: int = 0
-    """SIZE= given with MAIL FROM (RFC 1870), 0 when none."""
-    limit: int = 0
-    """Largest message the sender and every accepted recipient take, bytes (0: only the listener's)."""
-    limited_by: str = ""
-    """Whose limit ``limit`` is, for the refusal text."""
-    quotas: list[tuple[str, int, int]] = field(default_factory=list)
-    """Accepted recipients with a quota: (address, quota, free bytes at RCPT time)."""
-    check_content: bool = False
-    """An establishment concerned refuses malformed IHE XDM archives: policy checks them at end of DATA."""
-    policy_version: str = ""
-    dsn: DsnRequest = field(default_factory=DsnRequest)
-    """RET and ENVID given with MAIL FROM."""
-
-    def headers(self) -> dict[str, str]:
-        """The trace context of the transaction, for what ingress asks and publishes."""
-        context = self.span.get_span_context()
-        span_id = format(context.span_id, "016x") if context.is_valid else None
-        return {hdr.TRACEPARENT: traceparent(self.trace_id, span_id)}
-
-    def narrow(self, limit: int, whose: str) -> None:
-        """Take a sender's or a recipient's limit into account."""
-        if limit and (not self.limit or limit < self.limit):
-            self.limit, self.limited_by = limit, whose
-
-
-def transaction(envelope: Envelope) -> Transaction:
-    """The transaction attached to an envelope (created at MAIL FROM)."""
-    found = getattr(envelope, "mss", None)
-    if not isinstance(found, Transaction):
-        found = Transaction()
-        envelope.mss = found  # type: ignore[attr-defined]
-    return found
 
 
 class IngressHandler:
@@ -233,7 +190,7 @@ class IngressHandler:
             return replies.S451_POLICY_UNAVAILABLE
         if verdict.verdict != Verdict.VERDICT_ACCEPT:
             return replies.verdict(verdict.smtp_code, verdict.enhanced_code, verdict.reason)
-        tx.declared_size = _declared_size(options)
+        tx.declared_size = declared_size(options)
         tx.narrow(verdict.max_message_bytes, "the sender's establishment")
         tx.check_content = verdict.check_content
         tx.policy_version = verdict.policy_version
@@ -246,18 +203,6 @@ class IngressHandler:
         envelope.mail_options.extend(options)
         envelope.mss = tx  # type: ignore[attr-defined]
         return replies.S250_SENDER_OK
-
-    @staticmethod
-    def who_sent(session: Session, event: MessageReceived) -> None:
-        """Record on ``event`` what the sending side proved: its certificate, or its sign-in."""
-        ssl_object = (session.ssl or {}).get("ssl_object")
-        facts = peer_certificate(ssl_object) if ssl_object is not None else None
-        if facts is not None:
-            event.peer_certificate.CopyFrom(PeerCertificate(**asdict(facts)))
-        auth = session.auth_data
-        if session.authenticated and isinstance(auth, Authenticated):
-            event.auth_identity = auth.identity
-            event.auth_senders.extend(auth.senders)
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -375,7 +320,7 @@ class IngressHandler:
             xdm_attachment=xdm,
             dsn=tx.dsn,
         )
-        self.who_sent(session, event)
+        record_sender(session, event)
         event.received_at.CopyFrom(now_timestamp())
         headers = {**tx.headers(), hdr.MSG_ID: tx.message_id}
         auditor = self.service.auditor
@@ -500,58 +445,3 @@ class IngressHandler:
             await delete_blob(self.service.js, body)
         except Exception:
             log.warning("orphan body left to expire", extra={"location": body.location})
-
-
-def names_xdm(content: bytes) -> bool:
-    """True when the body names an IHE_XDM.ZIP attachment (a case-insensitive regex over a whole
-    message costs ~14 ms per MB here: exact scans for the usual spellings go first, ~0.1 ms)."""
-    if b"XDM" not in content and b"xdm" not in content and b"Xdm" not in content:
-        return False
-    return _XDM_NAME.search(content) is not None
-
-
-def declared_too_big(size: int, address: str, verdict: RecipientCheckReply) -> tuple[Rule, str] | None:
-    """The rule and reply refusing a recipient whose limit or quota the declared SIZE= exceeds."""
-    if verdict.max_message_bytes and size > verdict.max_message_bytes:
-        return rules.MESSAGE_TOO_BIG, replies.too_big(size, verdict.max_message_bytes, f"<{address}>")
-    if verdict.quota_bytes:
-        return over_quota(size, address, verdict.quota_bytes, verdict.quota_free_bytes)
-    return None
-
-
-def over_quota(size: int, address: str, quota: int, free: int) -> tuple[Rule, str] | None:
-    """A message of ``size`` bytes for a mailbox with ``free`` of its ``quota`` bytes left: larger
-    than the quota itself → 552 5.2.2 (it will never fit); larger than what is free → 452 4.2.2."""
-    if size > quota:
-        return rules.RECIPIENT_QUOTA_EXCEEDED, rules.RECIPIENT_QUOTA_EXCEEDED.reply(
-            size=size, address=address, quota=quota
-        )
-    if size > free:
-        return rules.RECIPIENT_QUOTA_FULL, rules.RECIPIENT_QUOTA_FULL.reply(address=address)
-    return None
-
-
-def null_to_empty(address: str) -> str:
-    """The reverse-path as policy and events know it: "" for the null one (aiosmtpd gives "<>",
-    and keeps it so in ``envelope.mail_from``, which must stay truthy for its RCPT TO)."""
-    return "" if address.strip() == "<>" else address
-
-
-def sender(envelope: Envelope) -> str:
-    """The envelope's reverse-path as policy and events know it ("" for reports: DSN, MDN)."""
-    return null_to_empty(envelope.mail_from or "")
-
-
-def _declared_size(options: list[str]) -> int:
-    """The SIZE= parameter of MAIL FROM, 0 when absent or malformed (aiosmtpd checked its form)."""
-    for option in options:
-        name, _, value = option.partition("=")
-        if name.upper() == "SIZE" and value.isdigit():
-            return int(value)
-    return 0
-
-
-def peer_ip(session: Session) -> str:
-    """The client's IP address."""
-    peer = session.peer
-    return str(peer[0]) if isinstance(peer, tuple) and peer else ""

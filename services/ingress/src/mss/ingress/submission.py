@@ -18,7 +18,8 @@ from mss.bus import subjects
 from mss.core.ids import new_trace_id, traceparent
 from mss.ingress import replies
 from mss.ingress.auth import Authenticated
-from mss.ingress.handler import IngressHandler, peer_ip
+from mss.ingress.handler import IngressHandler
+from mss.ingress.transaction import peer_ip
 from mss.v1 import AuthenticateReply, AuthenticateRequest, AuthMechanism, AuthOutcome
 
 MECHANISMS = ("LOGIN", "PLAIN", "XOAUTH2")
